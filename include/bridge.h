@@ -1,0 +1,42 @@
+/* bridge: the only code that includes fuse_lowlevel.h.  It owns the FUSE
+ * session: the operations table, mounting, the multi-threaded loop and
+ * unmounting.
+ *
+ * bridge_mount is called after the start-up checks succeeded, in the
+ * process that will serve the mount (main daemonises before it).
+ * bridge_loop returns when the filesystem is unmounted or a termination
+ * signal (SIGTERM, SIGINT, SIGHUP) arrives; bridge_free unmounts if still
+ * mounted.
+ */
+#ifndef OSSFS_BRIDGE_H
+#define OSSFS_BRIDGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct fs;
+struct bridge;
+
+struct bridge_config {
+	const char *mountpoint;
+	const char *fsname; /* shown in /proc/mounts, e.g. "ossfs#bucket" */
+	bool allow_other;
+	bool allow_root;
+	bool readonly;
+	bool nonempty; /* allow a non-empty mount point */
+	bool debug;    /* FUSE request tracing */
+	bool auto_unmount;
+	int max_threads; /* FUSE worker threads; 0 = default */
+	/* Other FUSE -o options to pass through verbatim ("a,b=c"); may be
+	 * NULL. */
+	const char *fuse_opts;
+};
+
+/* Returns 0, or -errno with a one-line reason in err. */
+int bridge_mount(struct fs *fs, const struct bridge_config *cfg,
+		 struct bridge **out, char *err, size_t err_size);
+/* Serve requests until unmounted or signalled.  Returns 0 or -errno. */
+int bridge_loop(struct bridge *b);
+void bridge_free(struct bridge *b);
+
+#endif
