@@ -11,6 +11,7 @@
 #   OSSFS_SKIP_ASAN=1      skip the sanitizer build
 #   OSSFS_VALGRIND=1       run the daemon under valgrind in mount tests
 #   OSSFS_BUILD=DIR        build directory (default build-test)
+# With --install-only it installs the dependencies and stops.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -102,6 +103,10 @@ run_pytest() { # NAME PATH...
 	count_pytest "$log_dir/pytest-$name.log"
 }
 
+if [ "${1:-}" = "--install-only" ]; then
+	install_deps
+	exit
+fi
 mkdir -p "$log_dir"
 if [ -z "${OSSFS_SKIP_INSTALL:-}" ]; then
 	install_deps || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
