@@ -1484,7 +1484,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Headers and body go out in separate writes; without NODELAY, Nagle
         # plus delayed ACKs would add ~40 ms to small responses.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.state.stats.add("connections")
+        self.counted = False    # connections are counted at their first data-plane request
 
     def log_message(self, fmt, *args):
         if self.server.state.verbose:
@@ -1707,6 +1707,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if raw_path == "/_admin" or raw_path.startswith("/_admin/"):
             return self.admin(raw_path)
         state = self.server.state
+        if not self.counted:
+            self.counted = True
+            state.stats.add("connections")
         state.stats.begin()
         req = Request(self.command, self.headers)
         try:

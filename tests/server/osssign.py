@@ -127,16 +127,19 @@ def v4_authorization(ak, sk, region, method, bucket, key, query, headers,
 
 
 def v4_presign_query(ak, sk, region, method, bucket, key, query, headers, signing_time,
-                     expires, token=None, product="oss"):
+                     expires, token=None, product="oss", additional_headers=()):
     """query plus the x-oss-* presign parameters, x-oss-signature last."""
     date = iso_basic(signing_time)
+    additional = v4_additional(headers, additional_headers)
     q = list(query) + [("x-oss-signature-version", "OSS4-HMAC-SHA256"),
                        ("x-oss-date", date), ("x-oss-expires", str(expires)),
                        ("x-oss-credential", "%s/%s/%s/%s/aliyun_v4_request"
                         % (ak, date[:8], region, product))]
+    if additional:
+        q.append(("x-oss-additional-headers", ";".join(additional)))
     if token:
         q.append(("x-oss-security-token", token))
-    canonical = v4_canonical_request(method, bucket, key, q, headers, [])
+    canonical = v4_canonical_request(method, bucket, key, q, headers, additional)
     sig, _ = v4_signature(sk, date, region, canonical, product)
     return q + [("x-oss-signature", sig)]
 
