@@ -749,6 +749,7 @@ class Stats:
             self.faults = 0
             self.auth_failures = 0
             self.connections = 0
+            self.auth_schemes = {}
 
     def begin(self):
         with self.lock:
@@ -772,13 +773,18 @@ class Stats:
         with self.lock:
             self.errors[code] = self.errors.get(code, 0) + 1
 
+    def scheme(self, name):
+        with self.lock:
+            self.auth_schemes[name] = self.auth_schemes.get(name, 0) + 1
+
     def snapshot(self):
         with self.lock:
             return {"requests": dict(self.requests), "total": self.total,
                     "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
                     "peak_concurrent": self.peak, "current_concurrent": self.current,
                     "faults_injected": self.faults, "auth_failures": self.auth_failures,
-                    "errors": dict(self.errors), "connections": self.connections}
+                    "errors": dict(self.errors), "connections": self.connections,
+                    "auth_schemes": dict(self.auth_schemes)}
 
 
 # --------------------------------------------------------------------------
@@ -920,10 +926,12 @@ class Authenticator:
 
     def authenticate(self, req):
         try:
-            return self._authenticate(req)
+            principal = self._authenticate(req)
         except OssError:
             self.stats.add("auth_failures")
             raise
+        self.stats.scheme(principal.scheme)
+        return principal
 
     def _authenticate(self, req):
         auth = req.headers.get("Authorization")
