@@ -14,8 +14,8 @@ def require_node_modules():
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         pytest.skip("node and npm are not installed")
-    if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ali-oss")) or \
-            not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "s3rver")):
+    modules = os.path.join(NODE_DIR, "node_modules")
+    if not all(os.path.isdir(os.path.join(modules, m)) for m in ("ali-oss", "s3rver", "aws4")):
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
                               capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, "npm ci failed:\n" + done.stdout + done.stderr
