@@ -730,6 +730,16 @@ class Faults:
         return None
 
 
+class _NullStats:
+    """Stands in for Stats where traffic must not be counted (admin calls)."""
+
+    def add(self, field, n=1):
+        pass
+
+
+NULL_STATS = _NullStats()
+
+
 class Stats:
     """Counters exposed by GET /_admin/stats."""
 
@@ -1543,8 +1553,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if bps <= 0:
             if isinstance(body, FileBody):
                 try:
-                    self.connection.sendfile(body.f, body.offset + offset, count)
+                    sent = self.connection.sendfile(body.f, body.offset + offset, count)
                 except OSError:
+                    raise ClientGone()
+                if sent != count:       # file shorter than its record: framing is lost
                     raise ClientGone()
             else:
                 self._sendall(memoryview(body)[offset:offset + count])
@@ -2265,10 +2277,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # ---- admin API (no auth, no faults, not counted)
     def admin(self, raw_path):
-        state = self.server.state
         path = raw_path.split("?", 1)[0].rstrip("/")
         try:
-            body = BodyReader(self.rfile, self.headers, state.stats)
+            body = BodyReader(self.rfile, self.headers, NULL_STATS)
             data = b"".join(iter(body.read, b""))
             payload = json.loads(data) if data.strip() else {}
             result = self._admin_call(self.command, path, payload)
@@ -2280,6 +2291,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ClientGone:
             self.close_connection = True
             return
+        except Exception as exc:          # a bug: report it, keep serving
+            status, result = 500, {"error": "%s: %s" % (type(exc).__name__, exc)}
         if isinstance(result, str):
             out, ctype = result.encode("utf-8"), "text/plain"
         else:
