@@ -222,7 +222,6 @@ def test_wrong_secret_is_refused(srv, sig):
 def test_signature_error_echoes_string_to_sign(srv):
     c = srv.client(sig="v1", sk="bad")
     r = c.request("PUT", "bucket-a", "x y", body=b"1", headers=[("Content-Type", "a/b")])
-    date = None
     sts = r.xml().findtext("StringToSign")
     date = sts.split("\n")[3]
     expected = osssign.v1_string_to_sign("PUT", "bucket-a", "x y", [], [
@@ -892,3 +891,20 @@ def test_restart_rebuilds_index(tmp_path):
         c.close()
     finally:
         second.stop()
+
+
+def test_command_line_knobs(tmp_path):
+    server = OssServer(tmp_path / "root", buckets=("knobs",), extra=(
+        "--fault-rate", "1.0", "--fault-kinds", "500", "--seed", "3",
+        "--min-part-size", "5", "--latency-ms", "1", "--allow-anonymous"))
+    try:
+        config = server.admin("/_admin/config")
+        assert (config["min_part_size"], config["latency_ms"], config["allow_anonymous"]) == \
+            (5, 1.0, True)
+        faults = server.admin("/_admin/faults")
+        assert (faults["rate"], faults["kinds"]) == (1.0, ["500"])
+        r = server.client(sig="none").request("GET", "knobs", "x")
+        assert (r.status, r.error_code()) == (500, "InternalError")
+        assert server.stats()["faults_injected"] == 1
+    finally:
+        server.stop()
