@@ -1760,7 +1760,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         req.query = parse_query(raw_query)
         for name, value, _ in req.query:
             req.qdict.setdefault(name, value)
-        req.body = BodyReader(self.rfile, self.headers, self.server.state.stats)
+        try:
+            req.body = BodyReader(self.rfile, self.headers, self.server.state.stats)
+        except OssError:
+            self.close_connection = True    # cannot tell where the body ends
+            raise
         try:
             req.path = urllib.parse.unquote(path, errors="strict")
         except UnicodeDecodeError:
