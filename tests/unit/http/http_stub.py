@@ -6,7 +6,11 @@ Listens on 127.0.0.1, port 0, and prints the port on stdout as
 
 Endpoints:
   /bytes?n=N               N deterministic bytes: byte i = (i*131+17) % 251
-  /latency?ms=M&n=N        sleep M ms, then /bytes
+  /latency?ms=M&n=N[&gate=K]
+                           sleep M ms, then /bytes; with gate, first wait
+                           (up to 30 s) until the peak concurrency since
+                           /reset has reached K, so a concurrency test does
+                           not depend on how fast the client ramps up
   /status?code=C           status C with a short text body
   /flaky?id=X&fail=K&kind=503|reset|truncate|stall&n=N
                            the first K requests for id X fail as kind,
@@ -28,6 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 LOCK = threading.Lock()
+PEAK_CV = threading.Condition(LOCK)
 STATE = {"requests": 0, "active": 0, "peak": 0, "flaky": {}}
 
 
@@ -69,6 +74,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE["requests"] += 1
             STATE["active"] += 1
             STATE["peak"] = max(STATE["peak"], STATE["active"])
+            PEAK_CV.notify_all()
         try:
             body = self.read_body()
             route = {
@@ -105,6 +111,9 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, pattern(int(q.get("n", "0"))))
 
     def ep_latency(self, q, body):
+        gate = int(q.get("gate", "0"))
+        with PEAK_CV:
+            PEAK_CV.wait_for(lambda: STATE["peak"] >= gate, timeout=30)
         time.sleep(int(q.get("ms", "0")) / 1000.0)
         self.ep_bytes(q, body)
 
