@@ -37,15 +37,18 @@
  * (still capped).  The delay is a timer: the poll timeout is cut to the
  * earliest due retry; the I/O thread never sleeps.
  *
- * Constants.  Defaults mirror what the anchors settled on: 64 connections
- * saturate a 10 Gbit/s link at OSS's typical ~150 Mbit/s per connection
- * while staying far from OSS's per-client limits; 5 attempts at base
- * 100 ms, cap 10 s ride out a throttling episode of several seconds; a
- * 30 s stall timeout (less than 1 byte/s) is long enough for a slow
- * first byte on a cold archive object but short enough that a dead
- * connection does not hold a reader for the kernel's TCP timeout.  The
- * multi handle keeps up to twice max_connections idle connections so a
- * burst that closes them all can reuse them on the next burst.
+ * Constants.  64 transfers in flight by default: prefetch of small files
+ * is bound by per-request latency (tens of ms to the first byte), not
+ * bandwidth, so throughput grows with parallelism until the link is
+ * full; 64 gets there on ordinary hosts and is still a modest load for
+ * one client (it is an option, not a law).  5 attempts with base 100 ms
+ * and cap 10 s wait at most 1.5 s in total (0.75 s expected; more only
+ * when Retry-After asks), enough to ride out a short throttling episode
+ * without holding a reader for minutes.  The 30 s stall limit (under
+ * 1 byte/s) is far above any healthy first-byte time yet frees a dead
+ * connection long before TCP would notice.  The multi handle caches up
+ * to twice max_connections idle connections, so a burst that ends does
+ * not close what the next burst needs.
  *
  * Cancellation.  cancel_tag removes queued matches at once (under e->mu)
  * and records (tag, next submission number); the I/O thread then cancels

@@ -237,7 +237,10 @@ static void log_header_out(const char *data, size_t size)
 static int on_debug(CURL *h, curl_infotype type, char *data, size_t size,
 		    void *ud)
 {
-	int len = (int)(size && data[size - 1] == '\n' ? size - 1 : size);
+	int len = (int)size;
+
+	while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
 
 	switch (type) {
 	case CURLINFO_TEXT:
