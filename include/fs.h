@@ -7,6 +7,47 @@
  * Threads: fs functions are called from FUSE worker threads; metadata
  * calls may block on one request; fs_read never waits on the network: it
  * completes through the callback, possibly on the I/O thread.
+ *
+ * Names and inodes.  An inode is named by its full key ("prefix/a/b"); the
+ * root is the configured prefix and has inode FS_ROOT_INO.  Inode numbers
+ * come from a 64-bit counter and are never reused during a mount.  A key
+ * that changes type (file <-> directory) gets a new inode.  Lookup counts
+ * follow the FUSE rules: fs_lookup and each entry fs_readdir hands out in
+ * plus mode add one, fs_forget subtracts; an inode with no lookups and no
+ * open handle is freed.
+ *
+ * Directories come from ListObjectsV2 with delimiter "/" (1000 keys a
+ * page): common prefixes are directories whether or not a "dir/" marker
+ * object exists; the marker itself is not an entry; when key "a" and
+ * prefix "a/" both exist, the directory wins.  Keys that cannot be file
+ * names (an empty segment as in "a//b", ".", "..", a segment longer than
+ * 255 bytes) are skipped, with one warning per key in the log.
+ *
+ * Requests a lookup makes (measured by the unit tests), when neither a
+ * fresh listing of the parent nor the negative cache answers it:
+ *   missing name  1  LIST prefix=KEY delimiter=/      (then negative-cached)
+ *   directory     1  the same LIST shows prefix KEY/
+ *   symlink       1  the same LIST shows Type=Symlink
+ *   file          2  the same LIST, then HEAD KEY for x-oss-meta-*
+ * (a second LIST prefix=KEY/ max-keys=1 only when more than 100 sibling
+ * names sort between KEY and KEY/).  Listing the name first makes every
+ * negative lookup one request, which is what file managers do most.
+ *
+ * Attributes.  Size and mtime come from the listing or HEAD (Last-
+ * Modified, second resolution).  x-oss-meta-mode/-uid/-gid/-mtime are
+ * honoured when present; listings do not carry them, so an entry known
+ * only from a listing (ls -l, readdirplus) shows the defaults until a
+ * HEAD (lookup or revalidation after attr_ttl) or a GET brings them.
+ * Defaults: owner uid/gid from fs_config; files S_IFREG | (0644 & ~umask);
+ * directories S_IFDIR | (0755 & ~umask), mtime of their marker object or
+ * else of the mount; symlinks S_IFLNK | 0777 (Symlink objects, listing
+ * Type=Symlink or x-oss-object-type: Symlink).  nlink is 1 for files and
+ * symlinks, 2 for directories; st_blocks counts 512-byte units of size.
+ *
+ * Caches.  Attributes are fresh for attr_ttl_ms, listings for dir_ttl_ms,
+ * negative lookups for neg_ttl_ms; the timeouts given to the kernel are
+ * what is left of the same TTLs.  A changed or deleted object is seen
+ * once the TTL has passed.
  */
 #ifndef OSSFS_FS_H
 #define OSSFS_FS_H
@@ -15,11 +56,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "oss.h"
 
 struct fs;
+struct cache_listing;
 
 struct fs_config {
 	const char *prefix; /* key prefix mounted as root ("" or "dir/") */
@@ -34,6 +78,10 @@ struct fs_config {
 	const char *cache_dir;	   /* optional disk cache; NULL = none */
 	uint64_t cache_dir_size_bytes;
 	struct http_engine *engine; /* for stats; not owned */
+	/* Added for tests; leave zero/NULL in production. */
+	uint64_t (*clock_ms)(void *ud); /* NULL = time_mono_ms */
+	void *clock_ud;
+	uint32_t block_size_bytes; /* read block; 0 = 1 MiB */
 };
 
 void fs_config_defaults(struct fs_config *cfg);
@@ -41,6 +89,143 @@ void fs_config_defaults(struct fs_config *cfg);
 /* The store is borrowed and must outlive the fs. */
 int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	   struct fs **out);
+/* Waits for reads still in flight (see fs_quiesce), then frees. */
 void fs_free(struct fs *fs);
+
+/* ---- operations called by bridge/ --------------------------------------- */
+
+typedef uint64_t fs_ino_t;
+#define FS_ROOT_INO ((fs_ino_t)1)
+
+/* What a lookup (or a readdirplus entry) tells the kernel. */
+struct fs_entry {
+	fs_ino_t ino; /* 0 in a negative entry */
+	uint64_t generation;
+	struct stat attr;
+	double attr_timeout_s;
+	double entry_timeout_s;
+};
+
+/* Look name up in directory parent.  0: *out filled and the inode's
+ * lookup count raised by one.  -ENOENT: out->ino is 0 and
+ * out->entry_timeout_s says how long the kernel may cache the absence.
+ * Other -errno: ENOTDIR, ENAMETOOLONG, or the store's error. */
+int fs_lookup(struct fs *fs, fs_ino_t parent, const char *name,
+	      struct fs_entry *out);
+/* Drop nlookup lookups (FUSE forget / forget_multi). */
+void fs_forget(struct fs *fs, fs_ino_t ino, uint64_t nlookup);
+/* Attributes; revalidates with one request once attr_ttl has passed.
+ * -ENOENT when the object is gone. */
+int fs_getattr(struct fs *fs, fs_ino_t ino, struct stat *st,
+	       double *attr_timeout_s);
+
+/* Open a directory: takes a snapshot of its listing (from the cache or
+ * fetched now, every page) that the handle keeps, so offsets are stable
+ * for the life of the handle.  *fh is opaque. */
+int fs_opendir(struct fs *fs, fs_ino_t ino, uint64_t *fh);
+/* Called for each entry; return 0 when it was taken, nonzero when the
+ * reply buffer is full (the entry is then not counted as returned). */
+typedef int (*fs_dirent_fn)(void *ctx, const char *name,
+			    const struct fs_entry *e, off_t next_off);
+/* Hand out the entries from offset off ("." and ".." first).  In plus
+ * mode each entry other than "." and ".." that fn takes raises that
+ * inode's lookup count, as readdirplus requires; otherwise only e->ino
+ * and e->attr.st_mode are meaningful.  Returns 0 or -errno. */
+int fs_readdir(struct fs *fs, fs_ino_t ino, uint64_t fh, off_t off, bool plus,
+	       fs_dirent_fn fn, void *ctx);
+void fs_releasedir(struct fs *fs, uint64_t fh);
+
+/* Open a file for reading (write access is -EROFS for now).  The handle
+ * keeps the object's ETag and size as of the open; *keep_cache tells the
+ * kernel to keep its page cache, true only when the ETag is the one seen
+ * at the previous open of this inode. */
+int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
+	    bool *keep_cache);
+
+/* Read completion: err 0 with iovcnt buffers (possibly 0 at EOF) valid
+ * only during the call, or -errno.  Runs on the calling thread when the
+ * data cache had every block, else on the thread that completed the last
+ * GET (the I/O thread).  It must not block. */
+typedef void (*fs_read_cb)(void *ud, int err, const struct iovec *iov,
+			   int iovcnt);
+/* Start a read of size bytes at off.  0: cb runs exactly once (maybe
+ * before fs_read returns).  -errno: cb does not run. */
+int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
+	    fs_read_cb cb, void *ud);
+void fs_release(struct fs *fs, uint64_t fh);
+
+/* Target of a symlink (a malloc'd string the caller frees). */
+int fs_readlink(struct fs *fs, fs_ino_t ino, char **target);
+/* 1 PiB total, all free, bsize 4096, namemax 255. */
+int fs_statfs(struct fs *fs, fs_ino_t ino, struct statvfs *st);
+
+/* Wait until no GET started by fs_read is in flight (and so every read
+ * callback has run).  bridge calls it before destroying the session. */
+void fs_quiesce(struct fs *fs);
+
+/* ---- the write path (EROFS for now) -------------------------------------- */
+
+/* Attribute bits for fs_setattr, mirroring FUSE_SET_ATTR_*. */
+#define FS_SET_MODE	 (1 << 0)
+#define FS_SET_UID	 (1 << 1)
+#define FS_SET_GID	 (1 << 2)
+#define FS_SET_SIZE	 (1 << 3)
+#define FS_SET_ATIME	 (1 << 4)
+#define FS_SET_MTIME	 (1 << 5)
+#define FS_SET_ATIME_NOW (1 << 7)
+#define FS_SET_MTIME_NOW (1 << 8)
+#define FS_SET_CTIME	 (1 << 10)
+
+int fs_setattr(struct fs *fs, fs_ino_t ino, const struct stat *attr, int to_set,
+	       struct stat *out, double *attr_timeout_s);
+int fs_mknod(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
+	     dev_t rdev, struct fs_entry *out);
+int fs_mkdir(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
+	     struct fs_entry *out);
+int fs_unlink(struct fs *fs, fs_ino_t parent, const char *name);
+int fs_rmdir(struct fs *fs, fs_ino_t parent, const char *name);
+int fs_symlink(struct fs *fs, const char *target, fs_ino_t parent,
+	       const char *name, struct fs_entry *out);
+int fs_rename(struct fs *fs, fs_ino_t parent, const char *name,
+	      fs_ino_t newparent, const char *newname, unsigned int flags);
+int fs_link(struct fs *fs, fs_ino_t ino, fs_ino_t newparent,
+	    const char *newname, struct fs_entry *out);
+int fs_create(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
+	      int flags, struct fs_entry *out, uint64_t *fh);
+/* Returns bytes written or -errno. */
+ssize_t fs_write(struct fs *fs, uint64_t fh, const void *buf, size_t size,
+		 uint64_t off);
+int fs_flush(struct fs *fs, uint64_t fh);
+int fs_fsync(struct fs *fs, uint64_t fh, bool datasync);
+
+/* ---- hooks for the prefetch engine (a later issue) ---------------------- */
+
+/* Both run on the FUSE worker that served the call, with no fs lock held,
+ * and must not block.  The listing is borrowed for the call (take a
+ * reference with cache_listing_ref to keep it); dir is its key prefix. */
+struct fs_prefetch_hooks {
+	void (*on_opendir)(void *ud, fs_ino_t ino, const char *dir,
+			   struct cache_listing *listing);
+	void (*on_read)(void *ud, fs_ino_t ino, const char *key,
+			const char *etag, uint64_t object_size, uint64_t off,
+			size_t size);
+	void *ud;
+};
+/* Install before the mount serves requests; NULL removes them. */
+void fs_set_prefetch_hooks(struct fs *fs, const struct fs_prefetch_hooks *h);
+
+/* ---- introspection for tests --------------------------------------------- */
+
+struct fs_stats {
+	size_t inodes;	      /* live inodes including the root */
+	uint64_t next_ino;    /* the next number handed out */
+	uint64_t gets_issued; /* GETs started by fs_read */
+	size_t open_files;
+	size_t open_dirs;
+	uint64_t skipped_keys; /* names skipped in listings (warned once) */
+};
+void fs_get_stats(struct fs *fs, struct fs_stats *st);
+/* Lookup count of an inode, or -1 when it does not exist. */
+int64_t fs_inode_nlookup(struct fs *fs, fs_ino_t ino);
 
 #endif

@@ -1,0 +1,240 @@
+/* cache: what the filesystem remembers about the bucket.
+ *
+ *  - cache_map:     a small intrusive hash map (chained, grows by doubling)
+ *                   used here and by fs/ for its inode table.  Not locked:
+ *                   the owner's lock guards it.
+ *  - cache_listing: an immutable, reference-counted snapshot of one
+ *                   directory level (names sorted bytewise, a directory
+ *                   wins over an object of the same name).  Open directory
+ *                   handles keep one so readdir offsets stay stable.
+ *  - cache_meta:    the directory-listing cache (dir_ttl) and the negative
+ *                   lookup cache (neg_ttl), both bounded, with their own
+ *                   lock.  Attribute freshness (attr_ttl) is kept on the
+ *                   inodes by fs/ with cache_is_fresh().
+ *  - cache_data:    the data block cache: fixed-size blocks of an object
+ *                   version (key + ETag), LRU within one memory budget,
+ *                   and the rendezvous that lets concurrent readers of a
+ *                   missing block share one GET.
+ *
+ * Threads: everything here may be called from any thread.  cache_meta
+ * and cache_data take their own mutex and never call out while holding
+ * it, except that cache_data runs waiter callbacks with no lock held.
+ * Times are milliseconds of the caller's clock (monotonic in production,
+ * injectable in tests); nothing here reads a clock itself.
+ */
+#ifndef OSSFS_CACHE_H
+#define OSSFS_CACHE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CACHE_CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/* ---- freshness ------------------------------------------------------- */
+
+/* True when something fetched at fetched_ms is still within ttl_ms. */
+static inline bool cache_is_fresh(uint64_t fetched_ms, uint64_t now_ms,
+				  uint32_t ttl_ms)
+{
+	return now_ms >= fetched_ms && now_ms - fetched_ms < ttl_ms;
+}
+
+/* Milliseconds of freshness left (0 when stale). */
+static inline uint64_t cache_remaining_ms(uint64_t fetched_ms, uint64_t now_ms,
+					  uint32_t ttl_ms)
+{
+	if (!cache_is_fresh(fetched_ms, now_ms, ttl_ms))
+		return 0;
+	return ttl_ms - (now_ms - fetched_ms);
+}
+
+/* ---- hash map ---------------------------------------------------------- */
+
+struct cache_map_node {
+	struct cache_map_node *next;
+	uint64_t hash;
+};
+
+struct cache_map {
+	struct cache_map_node **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t n;
+};
+
+typedef bool (*cache_map_eq_fn)(const struct cache_map_node *n,
+				const void *key);
+
+/* 0 or -ENOMEM. */
+int cache_map_init(struct cache_map *m, size_t initial_buckets);
+/* Frees the bucket array only; nodes belong to the caller. */
+void cache_map_fini(struct cache_map *m);
+struct cache_map_node *cache_map_find(const struct cache_map *m, uint64_t hash,
+				      cache_map_eq_fn eq, const void *key);
+/* Never fails: when growing the table fails, chains just get longer. */
+void cache_map_insert(struct cache_map *m, struct cache_map_node *n,
+		      uint64_t hash);
+void cache_map_remove(struct cache_map *m, struct cache_map_node *n);
+/* Any node, or NULL when empty (for teardown loops). */
+struct cache_map_node *cache_map_any(const struct cache_map *m);
+
+uint64_t cache_hash_bytes(const void *data, size_t len, uint64_t seed);
+static inline uint64_t cache_hash_str(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return cache_hash_bytes(s, n, 0);
+}
+
+/* ---- directory listings ---------------------------------------------- */
+
+enum cache_ent_type {
+	CACHE_ENT_FILE = 0,
+	CACHE_ENT_DIR,
+	CACHE_ENT_SYMLINK,
+};
+
+struct cache_dirent {
+	const char *name; /* owned by the listing */
+	const char *etag; /* "" for directories; owned by the listing */
+	enum cache_ent_type type;
+	uint64_t size;
+	struct timespec mtime; /* Last-Modified; 0 for prefixes */
+};
+
+struct cache_listing {
+	struct cache_dirent *ents; /* sorted by name after finish */
+	size_t n;
+	size_t cap;
+	/* The directory's own "dir/" marker object was in the listing. */
+	bool has_marker;
+	struct timespec marker_mtime;
+	uint64_t fetched_ms;
+	atomic_int refs;
+};
+
+/* A new, empty listing with one reference. NULL on ENOMEM. */
+struct cache_listing *cache_listing_new(uint64_t fetched_ms);
+/* Append one entry (name and etag are copied).  0 or -ENOMEM. */
+int cache_listing_add(struct cache_listing *l, const char *name,
+		      enum cache_ent_type type, uint64_t size,
+		      const struct timespec *mtime, const char *etag);
+/* Sort by name and drop duplicates, keeping a directory over an object
+ * of the same name (key "a" and prefix "a/" both present).  After this
+ * the listing is immutable and may be shared between threads. */
+void cache_listing_finish(struct cache_listing *l);
+/* Binary search; NULL when absent. */
+const struct cache_dirent *cache_listing_find(const struct cache_listing *l,
+					      const char *name);
+void cache_listing_ref(struct cache_listing *l);
+void cache_listing_unref(struct cache_listing *l);
+
+/* ---- listing + negative cache ----------------------------------------- */
+
+struct cache_meta_config {
+	size_t max_listings;	    /* directories kept; default 4096 */
+	size_t max_listing_entries; /* entries over all kept listings;
+				       default 4,000,000 */
+	size_t max_negative;	    /* negative entries; default 65536 */
+};
+
+struct cache_meta;
+
+int cache_meta_new(const struct cache_meta_config *cfg,
+		   struct cache_meta **out);
+void cache_meta_free(struct cache_meta *c);
+
+/* The listing of directory prefix dir ("" or "a/b/") if it was fetched
+ * less than ttl_ms before now_ms: returned with a reference the caller
+ * drops.  NULL otherwise. */
+struct cache_listing *cache_meta_listing_get(struct cache_meta *c,
+					     const char *dir, uint64_t now_ms,
+					     uint32_t ttl_ms);
+/* Keep l (takes its own reference) as the listing of dir, replacing any
+ * older one; the least recently used listings go when over the bounds. */
+int cache_meta_listing_put(struct cache_meta *c, const char *dir,
+			   struct cache_listing *l);
+void cache_meta_listing_drop(struct cache_meta *c, const char *dir);
+
+/* Negative lookups: key is the full object key that was found missing. */
+bool cache_meta_neg_check(struct cache_meta *c, const char *key,
+			  uint64_t now_ms, uint32_t ttl_ms);
+int cache_meta_neg_add(struct cache_meta *c, const char *key, uint64_t now_ms);
+void cache_meta_neg_drop(struct cache_meta *c, const char *key);
+
+struct cache_meta_stats {
+	size_t listings;
+	size_t listing_entries;
+	size_t negatives;
+};
+void cache_meta_get_stats(struct cache_meta *c, struct cache_meta_stats *st);
+
+/* ---- data blocks -------------------------------------------------------- */
+
+struct cache_data;
+struct cache_block;
+struct cache_waiter;
+
+/* Called once when a block a reader waits for is filled (err 0) or has
+ * failed (-errno).  Runs on the thread that called cache_data_fill_done,
+ * with no cache lock held.  The waiter owns one reference to b, which
+ * it drops with cache_block_unref (also on error). */
+typedef void (*cache_waiter_fn)(struct cache_waiter *w, struct cache_block *b,
+				int err);
+
+/* Embedded in the reader's own request: waiting allocates nothing. */
+struct cache_waiter {
+	struct cache_waiter *next;
+	cache_waiter_fn fn;
+};
+
+enum cache_acquire_result {
+	CACHE_HIT,     /* *out is ready; the waiter is not used */
+	CACHE_PENDING, /* a fetch is in flight; w will be called */
+	CACHE_FILL,    /* new block: w will be called, and the caller must
+			  fetch into cache_block_buf and call
+			  cache_data_fill_done */
+};
+
+int cache_data_new(uint64_t budget_bytes, struct cache_data **out);
+/* All blocks must be idle (no fetch in flight). */
+void cache_data_free(struct cache_data *c);
+
+/* Find block index of object version (key, etag) whose full length is
+ * len bytes.  On success *out holds a reference for the caller in every
+ * case and *res says what happened.  -ENOMEM when a new block cannot be
+ * allocated. */
+int cache_data_acquire(struct cache_data *c, const char *key, const char *etag,
+		       uint64_t index, size_t len, struct cache_waiter *w,
+		       struct cache_block **out,
+		       enum cache_acquire_result *res);
+/* The fetcher's buffer (cache_block_cap bytes) for a CACHE_FILL block. */
+void *cache_block_buf(struct cache_block *b);
+size_t cache_block_cap(const struct cache_block *b);
+/* Finish a CACHE_FILL block: err 0 with len valid bytes (a short block
+ * means the object ended early), or -errno, in which case the block
+ * leaves the cache so a later read tries again.  Wakes every waiter.
+ * Does not drop the fetcher's reference. */
+void cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
+			  size_t len);
+const void *cache_block_data(const struct cache_block *b);
+size_t cache_block_len(const struct cache_block *b);
+void cache_block_unref(struct cache_data *c, struct cache_block *b);
+
+struct cache_data_stats {
+	uint64_t hits;
+	uint64_t waits; /* joined a fetch already in flight */
+	uint64_t fills; /* fetches started */
+	uint64_t evictions;
+	uint64_t bytes; /* charged to the budget now */
+	uint64_t budget;
+	size_t blocks;
+};
+void cache_data_get_stats(struct cache_data *c, struct cache_data_stats *st);
+
+#endif

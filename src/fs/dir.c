@@ -1,0 +1,336 @@
+/* Directories: listings, opendir snapshots and readdir(plus). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_i.h"
+
+struct open_dir {
+	fs_ino_t ino;
+	fs_ino_t parent;
+	char *dir; /* key prefix of the entries */
+	struct cache_listing *l;
+};
+
+struct warned_key {
+	struct cache_map_node node;
+	char key[];
+};
+
+static bool warned_eq(const struct cache_map_node *n, const void *key)
+{
+	const struct warned_key *w =
+		CACHE_CONTAINER_OF(n, struct warned_key, node);
+
+	return strcmp(w->key, key) == 0;
+}
+
+void fs_warn_key(struct fs *fs, const char *key, const char *why)
+{
+	uint64_t h = cache_hash_str(key);
+	struct warned_key *w = NULL;
+	size_t len = strlen(key);
+
+	pthread_mutex_lock(&fs->mu);
+	fs->st.skipped_keys++;
+	/* Past the cap the set stops growing and we stop warning: a bucket
+	 * full of bad keys must not fill the log on every listing. */
+	if (fs->warned.n < FS_WARNED_MAX &&
+	    !cache_map_find(&fs->warned, h, warned_eq, key)) {
+		w = malloc(sizeof(*w) + len + 1);
+		if (w) {
+			memcpy(w->key, key, len + 1);
+			cache_map_insert(&fs->warned, &w->node, h);
+		}
+	}
+	pthread_mutex_unlock(&fs->mu);
+	if (w)
+		log_warn("skipping key \"%s\": %s", key, why);
+}
+
+void fs_found_from_dirent(const struct cache_dirent *d, uint64_t fetched_ms,
+			  struct fs_found *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->type = d->type;
+	f->size = d->size;
+	f->mtime = d->mtime;
+	str_lcpy(f->etag, d->etag, sizeof(f->etag));
+	f->fetched_ms = fetched_ms;
+}
+
+static const char *bad_name(const char *name)
+{
+	if (!*name)
+		return "empty path segment";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "\".\" and \"..\" cannot be file names";
+	if (strlen(name) > FS_NAME_MAX)
+		return "a name longer than 255 bytes";
+	if (strchr(name, '/'))
+		return "a name containing '/'";
+	return NULL;
+}
+
+/* One listing entry under dir into l: a marker, a skipped key, or a
+ * name.  0 or -ENOMEM. */
+static int add_entry(struct fs *fs, struct cache_listing *l, const char *dir,
+		     const struct oss_list_entry *e)
+{
+	size_t dlen = strlen(dir), nlen;
+	enum cache_ent_type type;
+	const char *why;
+	char *name;
+	int err;
+
+	if (strncmp(e->key, dir, dlen) != 0)
+		return 0; /* not ours: a confused server */
+	if (!e->is_prefix && e->key[dlen] == '\0') {
+		l->has_marker = true; /* "dir/" itself is not an entry */
+		l->marker_mtime = e->mtime;
+		return 0;
+	}
+	nlen = strlen(e->key + dlen);
+	if (e->is_prefix && nlen && e->key[dlen + nlen - 1] == '/')
+		nlen--;
+	name = str_ndup(e->key + dlen, nlen);
+	if (!name)
+		return -ENOMEM;
+	why = bad_name(name);
+	if (why) {
+		fs_warn_key(fs, e->key, why);
+		free(name);
+		return 0;
+	}
+	if (e->is_prefix)
+		type = CACHE_ENT_DIR;
+	else
+		type = e->type == OSS_OBJ_SYMLINK ? CACHE_ENT_SYMLINK
+						  : CACHE_ENT_FILE;
+	err = cache_listing_add(l, name, type, e->is_prefix ? 0 : e->size,
+				e->is_prefix ? NULL : &e->mtime,
+				e->is_prefix ? "" : e->etag);
+	free(name);
+	return err;
+}
+
+static int list_page(struct fs *fs, const char *dir, const char *token,
+		     struct oss_list_page *page)
+{
+	struct oss_list_params p = { .prefix = dir,
+				     .delimiter = "/",
+				     .token = token,
+				     .max_keys = FS_LIST_PAGE_KEYS };
+	struct oss_error oerr;
+
+	memset(page, 0, sizeof(*page));
+	memset(&oerr, 0, sizeof(oerr));
+	return oss_list(fs->store, &p, page, &oerr);
+}
+
+/* Every page of dir, into a new finished listing. */
+static int fetch_listing(struct fs *fs, const char *dir,
+			 struct cache_listing **out)
+{
+	struct cache_listing *l = cache_listing_new(fs_now_ms(fs));
+	struct oss_list_page page;
+	char *token = NULL;
+	int err = l ? 0 : -ENOMEM;
+
+	while (!err) {
+		err = list_page(fs, dir, token, &page);
+		for (size_t i = 0; !err && i < page.n; i++)
+			err = add_entry(fs, l, dir, &page.entries[i]);
+		free(token);
+		token = page.next_token;
+		page.next_token = NULL;
+		if (!err && page.truncated && (!token || !*token)) {
+			log_err("listing of \"%s\" is truncated without a "
+				"continuation token",
+				dir);
+			err = -EIO;
+		}
+		if (!err && !page.truncated) {
+			fs_list_page_free(&page);
+			break;
+		}
+		fs_list_page_free(&page);
+	}
+	free(token);
+	if (err) {
+		cache_listing_unref(l);
+		return err;
+	}
+	cache_listing_finish(l);
+	*out = l;
+	return 0;
+}
+
+int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
+{
+	struct cache_listing *l;
+	int err;
+
+	l = cache_meta_listing_get(fs->meta, dir, fs_now_ms(fs),
+				   fs->cfg.dir_ttl_ms);
+	if (l) {
+		*out = l;
+		return 0;
+	}
+	err = fetch_listing(fs, dir, &l);
+	if (err)
+		return err;
+	/* Not being able to cache it is no reason to fail the call. */
+	(void)cache_meta_listing_put(fs->meta, dir, l);
+	*out = l;
+	return 0;
+}
+
+int fs_opendir(struct fs *fs, fs_ino_t ino, uint64_t *fh)
+{
+	struct open_dir *h = calloc(1, sizeof(*h));
+	struct fs_inode *in;
+	struct buf dir;
+	int err = 0;
+
+	buf_init(&dir, 0);
+	if (!h) {
+		err = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_get(fs, ino);
+	if (!in)
+		err = -ESTALE;
+	else if (in->type != CACHE_ENT_DIR)
+		err = -ENOTDIR;
+	else
+		err = fs_dir_prefix(fs, in, &dir);
+	pthread_mutex_unlock(&fs->mu);
+	if (err)
+		goto fail;
+	err = fs_listing_get(fs, dir.data, &h->l);
+	if (err)
+		goto fail;
+	h->dir = buf_steal(&dir, NULL);
+	if (!h->dir) {
+		err = -ENOMEM;
+		goto fail_listing;
+	}
+	h->ino = ino;
+	pthread_mutex_lock(&fs->mu);
+	h->parent = in->parent;
+	if (h->l->has_marker && in != fs->root)
+		in->mtime = h->l->marker_mtime;
+	fs->st.open_dirs++;
+	pthread_mutex_unlock(&fs->mu);
+	if (fs->hooks.on_opendir)
+		fs->hooks.on_opendir(fs->hooks.ud, ino, h->dir, h->l);
+	*fh = (uint64_t)(uintptr_t)h;
+	goto out;
+
+fail_listing:
+	cache_listing_unref(h->l);
+fail:
+	free(h);
+out:
+	buf_fini(&dir);
+	return err;
+}
+
+/* Entry for one listed name, under mu.  In plus mode the inode is made
+ * (or refreshed) and counted; otherwise only the number and type are
+ * given, and a name with no inode yet gets a number of its own, never
+ * handed out again. */
+static int dirent_entry(struct fs *fs, struct open_dir *h,
+			const struct cache_dirent *d, const char *key,
+			bool plus, uint64_t now, struct fs_entry *e)
+{
+	struct fs_found f;
+	struct fs_inode *in;
+
+	fs_found_from_dirent(d, h->l->fetched_ms, &f);
+	if (plus)
+		return fs_inode_enter(fs, h->ino, key, &f, true, now, e)
+			       ? 0
+			       : -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	in = fs_inode_by_key(fs, key);
+	e->ino = in && in->type == f.type ? in->ino : fs->next_ino++;
+	e->attr.st_ino = e->ino;
+	e->attr.st_mode = d->type == CACHE_ENT_DIR	 ? S_IFDIR
+			  : d->type == CACHE_ENT_SYMLINK ? S_IFLNK
+							 : S_IFREG;
+	return 0;
+}
+
+static int dot_entry(struct open_dir *h, off_t pos, fs_dirent_fn fn, void *ctx)
+{
+	struct fs_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.ino = pos == 0 ? h->ino : h->parent;
+	e.attr.st_ino = e.ino;
+	e.attr.st_mode = S_IFDIR;
+	return fn(ctx, pos == 0 ? "." : "..", &e, pos + 1);
+}
+
+int fs_readdir(struct fs *fs, fs_ino_t ino, uint64_t fh, off_t off, bool plus,
+	       fs_dirent_fn fn, void *ctx)
+{
+	struct open_dir *h = (struct open_dir *)(uintptr_t)fh;
+	off_t end = (off_t)h->l->n + 2;
+	uint64_t now = fs_now_ms(fs);
+	struct fs_entry e;
+	struct buf key;
+	bool taken = false;
+	int err = 0;
+
+	(void)ino;
+	buf_init(&key, 0);
+	for (off_t pos = off < 0 ? 0 : off; pos < end; pos++) {
+		const struct cache_dirent *d;
+
+		if (pos < 2) {
+			if (dot_entry(h, pos, fn, ctx))
+				break;
+			taken = true;
+			continue;
+		}
+		d = &h->l->ents[pos - 2];
+		buf_reset(&key);
+		err = buf_appendf(&key, "%s%s", h->dir, d->name);
+		if (err)
+			break;
+		pthread_mutex_lock(&fs->mu);
+		err = dirent_entry(fs, h, d, key.data, plus, now, &e);
+		pthread_mutex_unlock(&fs->mu);
+		if (err)
+			break;
+		if (fn(ctx, d->name, &e, pos + 1)) {
+			/* Not returned to the kernel: not counted. */
+			if (plus)
+				fs_forget(fs, e.ino, 1);
+			break;
+		}
+		taken = true;
+	}
+	buf_fini(&key);
+	/* Entries already taken were counted: reply with them, and let
+	 * the next call meet the error. */
+	return taken ? 0 : err;
+}
+
+void fs_releasedir(struct fs *fs, uint64_t fh)
+{
+	struct open_dir *h = (struct open_dir *)(uintptr_t)fh;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&fs->mu);
+	fs->st.open_dirs--;
+	pthread_mutex_unlock(&fs->mu);
+	cache_listing_unref(h->l);
+	free(h->dir);
+	free(h);
+}

@@ -1,0 +1,221 @@
+/* fs: construction, statfs, the write path's placeholders, hooks. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs_i.h"
+
+void fs_config_defaults(struct fs_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->prefix = "";
+	cfg->uid = getuid();
+	cfg->gid = getgid();
+	cfg->umask = 022;
+	cfg->attr_ttl_ms = 60000;
+	cfg->dir_ttl_ms = 60000;
+	cfg->neg_ttl_ms = 60000;
+}
+
+/* "a/b", "/a/b/" and "a/b/" all mean the prefix "a/b/"; "" and "/" mean
+ * the whole bucket. */
+static char *normalize_prefix(const char *p)
+{
+	struct buf b;
+	size_t n;
+
+	while (p && *p == '/')
+		p++;
+	if (!p || !*p)
+		return str_dup("");
+	n = strlen(p);
+	while (n && p[n - 1] == '/')
+		n--;
+	buf_init(&b, 0);
+	if (buf_append(&b, p, n) || buf_append(&b, "/", 1)) {
+		buf_fini(&b);
+		return NULL;
+	}
+	return buf_steal(&b, NULL);
+}
+
+int fs_new(const struct fs_config *cfg, struct oss_store *store,
+	   struct fs **out)
+{
+	struct fs *fs = calloc(1, sizeof(*fs));
+	int err = -ENOMEM;
+
+	if (!fs)
+		goto fail;
+	fs->cfg = *cfg;
+	fs->prefix = normalize_prefix(cfg->prefix);
+	if (!fs->prefix)
+		goto fail_fs;
+	fs->cfg.prefix = fs->prefix;
+	fs->cfg.cache_dir = NULL; /* not kept: the disk cache is to come */
+	fs->store = store;
+	fs->block_bytes = cfg->block_size_bytes ? cfg->block_size_bytes
+						: FS_DEFAULT_BLOCK_BYTES;
+	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
+	err = cache_meta_new(NULL, &fs->meta);
+	if (err)
+		goto fail_prefix;
+	err = cache_data_new(cfg->cache_size_bytes, &fs->data);
+	if (err)
+		goto fail_meta;
+	err = cache_map_init(&fs->warned, 64);
+	if (err)
+		goto fail_data;
+	err = fs_inode_table_init(fs);
+	if (err)
+		goto fail_warned;
+	pthread_mutex_init(&fs->mu, NULL);
+	pthread_mutex_init(&fs->io_mu, NULL);
+	pthread_cond_init(&fs->io_cv, NULL);
+	*out = fs;
+	return 0;
+
+fail_warned:
+	cache_map_fini(&fs->warned);
+fail_data:
+	cache_data_free(fs->data);
+fail_meta:
+	cache_meta_free(fs->meta);
+fail_prefix:
+	free(fs->prefix);
+fail_fs:
+	free(fs);
+fail:
+	return err;
+}
+
+void fs_free(struct fs *fs)
+{
+	struct cache_map_node *n;
+
+	if (!fs)
+		return;
+	fs_quiesce(fs);
+	while ((n = cache_map_any(&fs->warned)) != NULL) {
+		cache_map_remove(&fs->warned, n);
+		free(n); /* the node is the first member of its struct */
+	}
+	cache_map_fini(&fs->warned);
+	fs_inode_table_fini(fs);
+	cache_data_free(fs->data);
+	cache_meta_free(fs->meta);
+	pthread_cond_destroy(&fs->io_cv);
+	pthread_mutex_destroy(&fs->io_mu);
+	pthread_mutex_destroy(&fs->mu);
+	free(fs->prefix);
+	free(fs);
+}
+
+int fs_statfs(struct fs *fs, fs_ino_t ino, struct statvfs *st)
+{
+	const uint64_t bsize = 4096;
+	const uint64_t total = (uint64_t)1 << 50; /* 1 PiB */
+
+	(void)fs;
+	(void)ino;
+	/* An object store has no capacity to speak of; large numbers keep
+	 * file managers from refusing to copy. */
+	memset(st, 0, sizeof(*st));
+	st->f_bsize = bsize;
+	st->f_frsize = bsize;
+	st->f_blocks = total / bsize;
+	st->f_bfree = st->f_blocks;
+	st->f_bavail = st->f_blocks;
+	st->f_files = (fsfilcnt_t)1 << 32;
+	st->f_ffree = st->f_files;
+	st->f_favail = st->f_files;
+	st->f_namemax = FS_NAME_MAX;
+	return 0;
+}
+
+void fs_set_prefetch_hooks(struct fs *fs, const struct fs_prefetch_hooks *h)
+{
+	if (h)
+		fs->hooks = *h;
+	else
+		memset(&fs->hooks, 0, sizeof(fs->hooks));
+}
+
+void fs_get_stats(struct fs *fs, struct fs_stats *st)
+{
+	pthread_mutex_lock(&fs->mu);
+	*st = fs->st;
+	st->next_ino = fs->next_ino;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+/* ---- the write path: read-only until it lands ---------------------------- */
+
+int fs_setattr(struct fs *fs, fs_ino_t ino, const struct stat *attr, int to_set,
+	       struct stat *out, double *attr_timeout_s)
+{
+	return -EROFS;
+}
+
+int fs_mknod(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
+	     dev_t rdev, struct fs_entry *out)
+{
+	return -EROFS;
+}
+
+int fs_mkdir(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
+	     struct fs_entry *out)
+{
+	return -EROFS;
+}
+
+int fs_unlink(struct fs *fs, fs_ino_t parent, const char *name)
+{
+	return -EROFS;
+}
+
+int fs_rmdir(struct fs *fs, fs_ino_t parent, const char *name)
+{
+	return -EROFS;
+}
+
+int fs_symlink(struct fs *fs, const char *target, fs_ino_t parent,
+	       const char *name, struct fs_entry *out)
+{
+	return -EROFS;
+}
+
+int fs_rename(struct fs *fs, fs_ino_t parent, const char *name,
+	      fs_ino_t newparent, const char *newname, unsigned int flags)
+{
+	return -EROFS;
+}
+
+int fs_link(struct fs *fs, fs_ino_t ino, fs_ino_t newparent,
+	    const char *newname, struct fs_entry *out)
+{
+	return -EROFS;
+}
+
+int fs_create(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
+	      int flags, struct fs_entry *out, uint64_t *fh)
+{
+	return -EROFS;
+}
+
+ssize_t fs_write(struct fs *fs, uint64_t fh, const void *buf, size_t size,
+		 uint64_t off)
+{
+	return -EROFS;
+}
+
+int fs_flush(struct fs *fs, uint64_t fh)
+{
+	return 0; /* nothing is ever dirty yet */
+}
+
+int fs_fsync(struct fs *fs, uint64_t fh, bool datasync)
+{
+	return 0;
+}

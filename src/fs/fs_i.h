@@ -1,0 +1,134 @@
+/* fs private: the shared state of the fs/ source files.
+ *
+ * LOCK ORDERING: fs.mu, then cache_meta's or cache_data's own mutex.
+ * fs.mu is never held across a store call, a read callback or a hook.
+ * fs.io_mu only guards the count of GETs in flight and nests in nothing.
+ */
+#ifndef OSSFS_FS_I_H
+#define OSSFS_FS_I_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "base.h"
+#include "cache.h"
+#include "fs.h"
+
+#define FS_ETAG_LEN	       80
+#define FS_NAME_MAX	       255
+#define FS_DEFAULT_BLOCK_BYTES ((uint32_t)1 << 20)
+#define FS_LIST_PAGE_KEYS      1000
+#define FS_LOOKUP_LIST_KEYS    100
+#define FS_WARNED_MAX	       10000
+
+/* What the store told us about one name, from a listing or a HEAD. */
+struct fs_found {
+	enum cache_ent_type type;
+	uint64_t size;
+	struct timespec mtime;
+	char etag[FS_ETAG_LEN];
+	bool has_meta; /* posix is from HEAD/GET headers */
+	struct oss_posix_meta posix;
+	uint64_t fetched_ms;
+};
+
+struct fs_inode {
+	struct cache_map_node by_ino;
+	struct cache_map_node by_key; /* while hashed */
+	fs_ino_t ino;
+	fs_ino_t parent;
+	char *key;		  /* full key, no trailing '/'; immutable */
+	enum cache_ent_type type; /* immutable */
+	bool hashed;		  /* guarded by: mu; findable by key */
+	uint64_t nlookup;	  /* guarded by: mu */
+	unsigned open_count;	  /* guarded by: mu */
+	/* attributes, guarded by: mu */
+	uint64_t size;
+	struct timespec mtime;
+	char etag[FS_ETAG_LEN];
+	bool has_meta;
+	struct oss_posix_meta posix;
+	uint64_t attr_ms; /* when the attributes were fetched */
+	/* keep_cache bookkeeping, guarded by: mu */
+	bool opened;
+	char open_etag[FS_ETAG_LEN];
+	/* readlink cache, guarded by: mu */
+	char *link_target;
+	uint64_t link_ms;
+};
+
+struct fs {
+	struct fs_config cfg;
+	char *prefix; /* "" or "a/b/"; cfg.prefix points here */
+	struct oss_store *store;
+	struct cache_meta *meta;
+	struct cache_data *data;
+	uint32_t block_bytes;
+	struct timespec mount_time;
+	struct fs_prefetch_hooks hooks; /* set before serving */
+
+	pthread_mutex_t mu;
+	struct cache_map by_ino; /* guarded by: mu */
+	struct cache_map by_key; /* guarded by: mu */
+	uint64_t next_ino;	 /* guarded by: mu */
+	struct fs_inode *root;
+	struct cache_map warned; /* guarded by: mu; keys warned about */
+	struct fs_stats st;	 /* guarded by: mu (counters only) */
+
+	pthread_mutex_t io_mu;
+	pthread_cond_t io_cv;
+	uint64_t gets_inflight; /* guarded by: io_mu */
+};
+
+static inline uint64_t fs_now_ms(const struct fs *fs)
+{
+	return fs->cfg.clock_ms ? fs->cfg.clock_ms(fs->cfg.clock_ud)
+				: time_mono_ms();
+}
+
+/* ---- inode.c ---- */
+/* Caller holds mu. */
+struct fs_inode *fs_inode_get(struct fs *fs, fs_ino_t ino);
+struct fs_inode *fs_inode_by_key(struct fs *fs, const char *key);
+void fs_inode_fill_stat(struct fs *fs, const struct fs_inode *in,
+			struct stat *st);
+/* Find or make the inode of key with what was found, raise its lookup
+ * count by one when count is set, and fill e.  Caller holds mu.  NULL on
+ * ENOMEM. */
+struct fs_inode *fs_inode_enter(struct fs *fs, fs_ino_t parent, const char *key,
+				const struct fs_found *f, bool count,
+				uint64_t now_ms, struct fs_entry *e);
+/* Free in when nothing refers to it any more.  Caller holds mu. */
+void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in);
+int fs_inode_table_init(struct fs *fs);
+void fs_inode_table_fini(struct fs *fs);
+/* The key prefix of a directory's children: the mount prefix for the
+ * root, else "key/".  0 or -ENOMEM. */
+int fs_dir_prefix(struct fs *fs, const struct fs_inode *dir, struct buf *out);
+/* Make sure in's attributes are fresh, revalidating with the store when
+ * they are not.  No lock held on entry. */
+int fs_inode_revalidate(struct fs *fs, struct fs_inode *in);
+
+/* ---- probe.c: asking the store about one key ---- */
+/* What is key: a directory (prefix key/), a symlink or a file?  One LIST
+ * prefix=key, plus HEAD for files.  -ENOENT when nothing. */
+int fs_probe_name(struct fs *fs, const char *key, struct fs_found *f);
+/* Revalidate a key believed to be of type t, with the cheapest request:
+ * fresh listings first, then LIST key/ (directories), HEAD (files) or
+ * fs_probe_name (symlinks: HEAD would follow the link). */
+int fs_probe_known(struct fs *fs, const char *key, enum cache_ent_type t,
+		   struct fs_found *f);
+
+/* ---- dir.c ---- */
+/* A fresh listing of directory prefix dir: cached, or fetched (every
+ * page) and cached.  The caller drops the reference. */
+int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out);
+void fs_found_from_dirent(const struct cache_dirent *d, uint64_t fetched_ms,
+			  struct fs_found *f);
+/* Log once per key that it cannot be a file name. */
+void fs_warn_key(struct fs *fs, const char *key, const char *why);
+
+/* ---- list pages (the store hands out owned entries) ---- */
+void fs_list_page_free(struct oss_list_page *p);
+
+#endif

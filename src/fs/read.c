@@ -1,0 +1,408 @@
+/* Files: open, the asynchronous read path, release, readlink.
+ *
+ * A read is cut into the data cache's aligned blocks.  Blocks in the
+ * cache are used in place; a missing block is fetched by one ranged GET
+ * (foreground priority, If-Match the ETag seen at open) straight into the
+ * block's buffer, and readers of a block already on its way wait for that
+ * GET instead of starting their own.  The reply is sent by whoever
+ * resolves the last block: the FUSE worker itself when everything was
+ * cached, otherwise the I/O thread in the GET's completion.  No FUSE
+ * worker ever waits for the network here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs_i.h"
+#include "http.h"
+
+struct open_file {
+	fs_ino_t ino;
+	char *key;
+	char etag[FS_ETAG_LEN];
+	uint64_t size; /* as of the open: reads past it are at EOF */
+};
+
+struct read_req;
+
+struct read_slot {
+	struct cache_waiter w;
+	struct read_req *rq;
+	struct cache_block *blk; /* reference owned by the request */
+};
+
+struct read_req {
+	struct fs *fs;
+	atomic_int refs; /* the setup's, plus one per block waited for */
+	atomic_int err;
+	fs_read_cb cb;
+	void *ud;
+	uint64_t off;
+	size_t len;
+	uint64_t first; /* index of the first block */
+	uint32_t bs;
+	unsigned n;
+	struct iovec *iov; /* n entries, after slots */
+	struct read_slot slots[];
+};
+
+/* One GET in flight for one block. */
+struct fetch {
+	struct fs *fs;
+	struct cache_block *blk; /* the fetcher's reference */
+	fs_ino_t ino;
+};
+
+int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
+	    bool *keep_cache)
+{
+	struct open_file *h = NULL;
+	struct fs_inode *in;
+	int err = 0;
+
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		return -EROFS;
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_get(fs, ino);
+	if (!in)
+		err = -ESTALE;
+	else if (in->type == CACHE_ENT_DIR)
+		err = -EISDIR;
+	else if (in->type == CACHE_ENT_SYMLINK)
+		err = -ELOOP;
+	else
+		in->open_count++; /* pins in while we revalidate */
+	pthread_mutex_unlock(&fs->mu);
+	if (err)
+		return err;
+	err = fs_inode_revalidate(fs, in);
+	if (!err) {
+		h = calloc(1, sizeof(*h));
+		if (h)
+			h->key = str_dup(in->key);
+		if (!h || !h->key)
+			err = -ENOMEM;
+	}
+	pthread_mutex_lock(&fs->mu);
+	if (err) {
+		in->open_count--;
+		fs_inode_maybe_free(fs, in);
+	} else {
+		h->ino = ino;
+		h->size = in->size;
+		str_lcpy(h->etag, in->etag, sizeof(h->etag));
+		*keep_cache =
+			in->opened && strcmp(in->open_etag, in->etag) == 0;
+		in->opened = true;
+		str_lcpy(in->open_etag, in->etag, sizeof(in->open_etag));
+		fs->st.open_files++;
+	}
+	pthread_mutex_unlock(&fs->mu);
+	if (err) {
+		if (h)
+			free(h->key);
+		free(h);
+		return err;
+	}
+	*fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+void fs_release(struct fs *fs, uint64_t fh)
+{
+	struct open_file *h = (struct open_file *)(uintptr_t)fh;
+	struct fs_inode *in;
+
+	if (!h)
+		return;
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_get(fs, h->ino);
+	if (in && in->open_count) {
+		in->open_count--;
+		fs_inode_maybe_free(fs, in);
+	}
+	fs->st.open_files--;
+	pthread_mutex_unlock(&fs->mu);
+	free(h->key);
+	free(h);
+}
+
+/* ---- completing a read ----------------------------------------------------
+ */
+
+/* Gather the bytes of [off, off+len) from the blocks; a short block means
+ * the object ended there. */
+static int gather(struct read_req *rq)
+{
+	uint64_t pos = rq->off, end = rq->off + rq->len;
+	int k = 0;
+
+	for (unsigned i = 0; i < rq->n && pos < end; i++) {
+		const struct cache_block *b = rq->slots[i].blk;
+		uint64_t bstart = (rq->first + i) * rq->bs;
+		uint64_t bend = bstart + cache_block_len(b);
+
+		if (pos >= bend)
+			break;
+		rq->iov[k].iov_base =
+			(char *)cache_block_data(b) + (pos - bstart);
+		rq->iov[k].iov_len = (bend < end ? bend : end) - pos;
+		pos += rq->iov[k].iov_len;
+		k++;
+		if (cache_block_len(b) < cache_block_cap(b))
+			break;
+	}
+	return k;
+}
+
+static void read_req_put(struct read_req *rq)
+{
+	struct fs *fs = rq->fs;
+	int err;
+
+	if (atomic_fetch_sub(&rq->refs, 1) != 1)
+		return;
+	err = atomic_load(&rq->err);
+	if (err)
+		rq->cb(rq->ud, err, NULL, 0);
+	else
+		rq->cb(rq->ud, 0, rq->iov, gather(rq));
+	for (unsigned i = 0; i < rq->n; i++)
+		cache_block_unref(fs->data, rq->slots[i].blk);
+	free(rq);
+}
+
+static void read_req_fail(struct read_req *rq, int err)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(&rq->err, &none, err);
+}
+
+static void slot_ready(struct cache_waiter *w, struct cache_block *b, int err)
+{
+	struct read_slot *s = CACHE_CONTAINER_OF(w, struct read_slot, w);
+
+	s->blk = b;
+	if (err)
+		read_req_fail(s->rq, err);
+	read_req_put(s->rq);
+}
+
+/* ---- fetching a block ------------------------------------------------------
+ */
+
+static void gets_done(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->io_mu);
+	if (--fs->gets_inflight == 0)
+		pthread_cond_broadcast(&fs->io_cv);
+	pthread_mutex_unlock(&fs->io_mu);
+}
+
+void fs_quiesce(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->io_mu);
+	while (fs->gets_inflight)
+		pthread_cond_wait(&fs->io_cv, &fs->io_mu);
+	pthread_mutex_unlock(&fs->io_mu);
+}
+
+/* A GET brings the object's headers: fill in metadata a listing could
+ * not show, if it is still the same version. */
+static void learn_meta(struct fs *fs, fs_ino_t ino,
+		       const struct oss_object_meta *m)
+{
+	const struct oss_posix_meta *p = &m->posix;
+	struct fs_inode *in;
+
+	if (!p->has_mode && !p->has_uid && !p->has_gid && !p->has_mtime)
+		return;
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_get(fs, ino);
+	if (in && !in->has_meta && strcmp(in->etag, m->etag) == 0) {
+		in->posix = *p;
+		in->has_meta = true;
+	}
+	pthread_mutex_unlock(&fs->mu);
+}
+
+static void fetch_done(const struct oss_get_result *res, void *ud)
+{
+	struct fetch *f = ud;
+	struct fs *fs = f->fs;
+	size_t cap = cache_block_cap(f->blk), len = 0;
+	void *buf = cache_block_buf(f->blk);
+
+	if (!res->err) {
+		len = res->len < cap ? res->len : cap;
+		if (res->data && res->data != buf && len)
+			memcpy(buf, res->data, len);
+		learn_meta(fs, f->ino, &res->meta);
+	}
+	cache_data_fill_done(fs->data, f->blk, res->err, len);
+	cache_block_unref(fs->data, f->blk);
+	free(f);
+	gets_done(fs); /* last touch: fs may be freed right after */
+}
+
+static void fetch_start(struct fs *fs, const struct open_file *h,
+			struct cache_block *b, uint64_t index)
+{
+	struct oss_get_params p;
+	struct fetch *f = calloc(1, sizeof(*f));
+	int err = -ENOMEM;
+
+	if (!f)
+		goto fail;
+	f->fs = fs;
+	f->blk = b;
+	f->ino = h->ino;
+	memset(&p, 0, sizeof(p));
+	p.key = h->key;
+	p.offset = index * fs->block_bytes;
+	p.len = cache_block_cap(b);
+	p.if_match = h->etag[0] ? h->etag : NULL;
+	p.priority = HTTP_PRIO_FOREGROUND; /* a process waits */
+	p.dest = cache_block_buf(b);
+	p.dest_cap = cache_block_cap(b);
+	pthread_mutex_lock(&fs->io_mu);
+	fs->gets_inflight++;
+	pthread_mutex_unlock(&fs->io_mu);
+	pthread_mutex_lock(&fs->mu);
+	fs->st.gets_issued++;
+	pthread_mutex_unlock(&fs->mu);
+	/* No lock held: the store may complete inline. */
+	err = oss_get_async(fs->store, &p, fetch_done, f);
+	if (!err)
+		return;
+	free(f);
+	gets_done(fs);
+fail:
+	cache_data_fill_done(fs->data, b, err, 0);
+	cache_block_unref(fs->data, b);
+}
+
+/* Resolve block i of rq: in place, by waiting, or by fetching it. */
+static int read_block(struct fs *fs, const struct open_file *h,
+		      struct read_req *rq, unsigned i)
+{
+	uint64_t index = rq->first + i;
+	uint64_t bstart = index * rq->bs;
+	size_t blen =
+		(size_t)(h->size - bstart < rq->bs ? h->size - bstart : rq->bs);
+	struct read_slot *s = &rq->slots[i];
+	enum cache_acquire_result res;
+	struct cache_block *b;
+	int err;
+
+	s->rq = rq;
+	s->w.fn = slot_ready;
+	atomic_fetch_add(&rq->refs, 1); /* the waiter may run at once */
+	err = cache_data_acquire(fs->data, h->key, h->etag, index, blen, &s->w,
+				 &b, &res);
+	if (err || res == CACHE_HIT) {
+		s->blk = err ? NULL : b;
+		atomic_fetch_sub(&rq->refs, 1); /* setup's ref remains */
+		return err;
+	}
+	if (res == CACHE_FILL)
+		fetch_start(fs, h, b, index);
+	return 0;
+}
+
+int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
+	    fs_read_cb cb, void *ud)
+{
+	const struct open_file *h = (const struct open_file *)(uintptr_t)fh;
+	uint64_t end, first, last;
+	struct read_req *rq;
+	unsigned n;
+	int err;
+
+	if (fs->hooks.on_read)
+		fs->hooks.on_read(fs->hooks.ud, h->ino, h->key, h->etag,
+				  h->size, off, size);
+	if (off >= h->size || size == 0) {
+		cb(ud, 0, NULL, 0); /* at or past EOF: no bytes */
+		return 0;
+	}
+	end = h->size - off < size ? h->size : off + size;
+	first = off / fs->block_bytes;
+	last = (end - 1) / fs->block_bytes;
+	n = (unsigned)(last - first + 1);
+	rq = calloc(1, sizeof(*rq) + n * (sizeof(struct read_slot) +
+					  sizeof(struct iovec)));
+	if (!rq)
+		return -ENOMEM;
+	rq->fs = fs;
+	atomic_init(&rq->refs, 1);
+	atomic_init(&rq->err, 0);
+	rq->cb = cb;
+	rq->ud = ud;
+	rq->off = off;
+	rq->len = (size_t)(end - off);
+	rq->first = first;
+	rq->bs = fs->block_bytes;
+	rq->n = n;
+	rq->iov = (struct iovec *)(void *)&rq->slots[n];
+	for (unsigned i = 0; i < n; i++) {
+		err = read_block(fs, h, rq, i);
+		if (err) {
+			read_req_fail(rq, err);
+			break;
+		}
+	}
+	read_req_put(rq);
+	return 0;
+}
+
+/* ---- symlinks
+ * ---------------------------------------------------------------- */
+
+int fs_readlink(struct fs *fs, fs_ino_t ino, char **target)
+{
+	uint64_t now = fs_now_ms(fs);
+	struct oss_error oerr;
+	struct fs_inode *in;
+	char *t = NULL, *key = NULL;
+	int err = 0;
+
+	*target = NULL;
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_get(fs, ino);
+	if (!in)
+		err = -ESTALE;
+	else if (in->type != CACHE_ENT_SYMLINK)
+		err = -EINVAL;
+	else if (in->link_target &&
+		 cache_is_fresh(in->link_ms, now, fs->cfg.attr_ttl_ms))
+		t = str_dup(in->link_target);
+	else
+		key = str_dup(in->key);
+	pthread_mutex_unlock(&fs->mu);
+	if (err || t)
+		goto out;
+	if (!key) {
+		err = -ENOMEM;
+		goto out;
+	}
+	memset(&oerr, 0, sizeof(oerr));
+	err = fs->store->ops->get_symlink(fs->store->impl, key, &t, &oerr);
+	if (err)
+		goto out;
+	pthread_mutex_lock(&fs->mu);
+	free(in->link_target);
+	in->link_target = str_dup(t);
+	in->link_ms = now;
+	pthread_mutex_unlock(&fs->mu);
+out:
+	free(key);
+	if (!err && !t)
+		err = -ENOMEM;
+	*target = err ? NULL : t;
+	if (err)
+		free(t);
+	return err;
+}
