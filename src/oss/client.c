@@ -479,7 +479,10 @@ static int op_get_async(void *impl, const struct oss_get_params *p,
 			snprintf(range, sizeof(range), "bytes=%" PRIu64 "-",
 				 p->offset);
 		rc = kvlist_add(&c->headers, "Range", range);
-		if (!rc && !cl->s3)
+		/* Without it OSS answers an out-of-range request with the
+		 * whole object.  Sent in S3 mode too: OSS's S3 endpoint is
+		 * still OSS, and other S3 servers ignore it. */
+		if (!rc)
 			rc = kvlist_add(&c->headers, "x-oss-range-behavior",
 					"standard");
 	}

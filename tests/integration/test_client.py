@@ -156,25 +156,20 @@ def s3rver(tmp_path):
     if not (TOP / "tests" / "node" / "node_modules" / "s3rver").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"],
                        cwd=TOP / "tests" / "node", check=True)
-    port_file = tmp_path / "s3rver.port"
-    log = open(tmp_path / "s3rver.log", "w")
     proc = subprocess.Popen([node, str(script), "0", str(tmp_path / "s3data"),
-                             "test", str(port_file)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                             "test"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert proc.poll() is None, (tmp_path / "s3rver.log").read_text()
-            assert time.monotonic() < deadline, "s3rver did not start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port_file.read_text().strip()}"
+        line = proc.stdout.readline()
+        assert line.startswith("listening on "), line
+        yield f"http://127.0.0.1:{line.split()[-1]}"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+            proc.wait()
 
 
 def test_s3_mode_against_s3rver(s3rver, tmp_path):
@@ -204,6 +199,9 @@ def test_s3_mode_against_s3rver(s3rver, tmp_path):
     assert tool("get", "mp.bin").stdout == payload
     tool("rm", "copy.bin", "mp.bin")
     assert tool("head", "copy.bin", check=False).returncode == 1
+    # s3rver checks the access key id but not V4 signatures (its source
+    # says so); our own server checks those in test_roundtrip[s3].
     bad = run_tool(s3rver, "head", "big.bin", sig="s3",
-                   env=tool_env("S3RVER", "wrong"), extra=extra, check=False)
+                   env=tool_env("NOSUCHKEY", "S3RVER"), extra=extra,
+                   check=False)
     assert f"errno={errno.EACCES}" in bad.stdout.decode()
