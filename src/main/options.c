@@ -990,8 +990,8 @@ static void print_flags(FILE *out, enum opts_mode mode)
 		fprintf(out,
 			"  -f                       stay in the foreground,"
 			" log to stderr\n");
-	fprintf(out, "  -d                       trace FUSE requests, log "
-		     "debug, stay in the foreground\n"
+	fprintf(out, "  -d                       trace FUSE requests and log "
+		     "debug (foreground)\n"
 		     "  -o OPT[,OPT...]          mount options, below\n"
 		     "  -h, --help               this text\n"
 		     "  -V, --version            versions of ossfs and its "
