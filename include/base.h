@@ -36,7 +36,8 @@ int log_set_file(const char *path);
 /* Also send to syslog (after daemonising). */
 void log_set_syslog(bool on);
 void log_msg(enum log_level level, const char *fmt, ...) OSSFS_PRINTF(2, 3);
-void log_vmsg(enum log_level level, const char *fmt, va_list ap);
+void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	OSSFS_PRINTF(2, 0);
 
 #define log_err(...)  log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
