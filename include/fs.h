@@ -39,10 +39,11 @@
  * only from a listing (ls -l, readdirplus) shows the defaults until a
  * HEAD (lookup or revalidation after attr_ttl) or a GET brings them.
  * Defaults: owner uid/gid from fs_config; files S_IFREG | (0644 & ~umask);
- * directories S_IFDIR | (0755 & ~umask), mtime of their marker object or
- * else of the mount; symlinks S_IFLNK | 0777 (Symlink objects, listing
- * Type=Symlink or x-oss-object-type: Symlink).  nlink is 1 for files and
- * symlinks, 2 for directories; st_blocks counts 512-byte units of size.
+ * directories S_IFDIR | (0755 & ~umask), with the mtime of their "dir/"
+ * marker once a listing of the directory has shown it, else the mount's;
+ * symlinks S_IFLNK | 0777 (Symlink objects: listing Type=Symlink or
+ * x-oss-object-type: Symlink).  nlink is 1 for files and symlinks, 2 for
+ * directories; st_blocks counts 512-byte units of size.
  *
  * Caches.  Attributes are fresh for attr_ttl_ms, listings for dir_ttl_ms,
  * negative lookups for neg_ttl_ms; the timeouts given to the kernel are

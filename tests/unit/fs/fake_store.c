@@ -31,6 +31,13 @@ struct fault {
 	int times;
 };
 
+#define FAKE_BAD_KEYS 8
+
+struct bad_key {
+	char *key;
+	int err;
+};
+
 struct fake_store {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -42,6 +49,7 @@ struct fake_store {
 	struct fault faults[FAKE_OP_COUNT];
 	size_t cut_after;
 	int cut_err;
+	struct bad_key bad[FAKE_BAD_KEYS];
 	char last_prefix[1024];
 	int last_max_keys;
 	struct pending_get *head, *tail;
@@ -292,6 +300,36 @@ void fake_store_cut_gets(struct fake_store *f, size_t after_bytes, int err)
 	pthread_mutex_unlock(&f->mu);
 }
 
+int fake_store_fail_key(struct fake_store *f, const char *key, int err)
+{
+	int rc = -ENOSPC;
+
+	pthread_mutex_lock(&f->mu);
+	for (int i = 0; i < FAKE_BAD_KEYS; i++) {
+		struct bad_key *b = &f->bad[i];
+
+		if (b->key && strcmp(b->key, key) != 0)
+			continue;
+		if (!b->key && err && !(b->key = str_dup(key))) {
+			rc = -ENOMEM;
+			break;
+		}
+		b->err = err;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+static int key_fault(const struct fake_store *f, const char *key)
+{
+	for (int i = 0; i < FAKE_BAD_KEYS; i++)
+		if (f->bad[i].key && strcmp(f->bad[i].key, key) == 0)
+			return f->bad[i].err;
+	return 0;
+}
+
 /* ---- HEAD and LIST
  * ------------------------------------------------------------- */
 
@@ -476,6 +514,8 @@ static int make_get(struct fake_store *f, const struct oss_get_params *p,
 	uint64_t len;
 	char *dst;
 
+	if (!err)
+		err = key_fault(f, p->key);
 	if (err)
 		return err;
 	if (!o)
@@ -810,6 +850,8 @@ void fake_store_free(struct fake_store *f)
 	for (size_t i = 0; i < f->n; i++)
 		fobj_fini(&f->objs[i]);
 	free(f->objs);
+	for (int i = 0; i < FAKE_BAD_KEYS; i++)
+		free(f->bad[i].key);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	free(f);

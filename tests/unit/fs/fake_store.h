@@ -66,6 +66,9 @@ void fake_store_fail(struct fake_store *f, enum fake_op op, int err, int times);
  * the server dies mid-body.  err 0 turns it off. */
 void fake_store_cut_gets(struct fake_store *f, size_t after_bytes, int err);
 
+/* Every GET of key fails with err (err 0 clears it); up to 8 keys. */
+int fake_store_fail_key(struct fake_store *f, const char *key, int err);
+
 /* Manual mode: complete every queued GET on this thread. */
 size_t fake_store_run_pending(struct fake_store *f);
 size_t fake_store_pending(struct fake_store *f);

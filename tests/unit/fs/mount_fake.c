@@ -109,6 +109,10 @@ static int make_tree(struct fake_store *f, const char *p, long many)
 	fill_pattern(big, big_len, 5);
 	err |= put_str(f, p, "hello.txt", "hello, world\n");
 	err |= put_str(f, p, "empty.txt", "");
+	/* Every GET of broken.bin fails, as when the server dies. */
+	err |= put_str(f, p, "broken.bin", "never read");
+	snprintf(key, sizeof(key), "%sbroken.bin", p);
+	err |= fake_store_fail_key(f, key, -EIO);
 	err |= put_str(f, p, "dir/", "");
 	err |= put_str(f, p, "dir/a.txt", "A\n");
 	snprintf(key, sizeof(key), "%sdir/sub/b.bin", p);

@@ -49,6 +49,7 @@ class Mount:
         self.err_path = os.path.join(self.tmp, "stderr")
         self.args = list(args) + ["--many", str(many)]
         self.proc = None
+        self.rc = None
         self.seq = 0
 
     def start(self):
@@ -109,8 +110,16 @@ class Mount:
         if os.path.ismount(self.mnt):
             subprocess.run(["fusermount3", "-u", "-z", self.mnt],
                            capture_output=True)
-        rc, self.proc = self.proc.returncode, None
-        return rc
+        self.rc, self.proc = self.proc.returncode, None
+        return self.rc
+
+    def check_clean_exit(self):
+        """The daemon ended by itself, with nothing suspicious said."""
+        log = self.stderr()
+        assert self.rc == 0, log
+        for bad in ("AddressSanitizer", "runtime error", "LeakSanitizer",
+                    "Transport endpoint"):
+            assert bad not in log, log
 
 
 @pytest.fixture
@@ -120,6 +129,7 @@ def mount():
         yield m.start()
     finally:
         m.stop()
+    m.check_clean_exit()
 
 
 def delta(after, before):
@@ -139,7 +149,8 @@ def test_walk_shows_the_tree(mount):
         seen[rel] = (sorted(dirs), sorted(files))
     many = ["f%05d" % i for i in range(10000)]
     assert seen["."] == (["bad", "both", "dir", "implicit", "many"],
-                         ["empty.txt", "hello.txt", "link", "meta.txt"])
+                         ["broken.bin", "empty.txt", "hello.txt", "link",
+                          "meta.txt"])
     assert seen["dir"] == (["sub"], ["a.txt"])
     assert seen[os.path.join("dir", "sub")] == ([], ["b.bin"])
     assert seen["implicit"] == ([], ["x.txt"])
@@ -203,6 +214,15 @@ def test_reads(mount):
         for off, n in [(0, 1), ((1 << 20) - 10, 20), ((2 << 20) + 5, 70000),
                        (BIG_LEN - 50, 100), (BIG_LEN, 10)]:
             assert os.pread(fd, n, off) == want[off:off + n]
+
+
+def test_store_error_reaches_the_reader(mount):
+    with open(mount.path("broken.bin"), "rb") as f:
+        with pytest.raises(OSError) as ei:
+            f.read()
+        assert ei.value.errno == errno.EIO
+    # The mount lives on.
+    assert open(mount.path("hello.txt"), "rb").read() == b"hello, world\n"
 
 
 def test_concurrent_random_reads(mount):
@@ -341,8 +361,8 @@ def test_prefix_mount():
     m = Mount(args=["--prefix", "pre/fix"], many=3).start()
     try:
         assert sorted(os.listdir(m.mnt)) == [
-            "bad", "both", "dir", "empty.txt", "hello.txt", "implicit",
-            "link", "many", "meta.txt"]
+            "bad", "both", "broken.bin", "dir", "empty.txt", "hello.txt",
+            "implicit", "link", "many", "meta.txt"]
         assert open(m.path("many", "f00002"), "rb").read() == b"2\n"
     finally:
         m.stop()
