@@ -53,9 +53,10 @@ int oss_xml_parse(const char *xml, size_t len, const char *root_name,
 	if (root_name && !oss_xml_is(root, root_name))
 		goto out_free;
 	*doc = d;
-	return 0;
+	d = NULL;
+	rc = 0;
 out_free:
-	xmlFreeDoc(d);
+	xmlFreeDoc(d); /* NULL-safe */
 out:
 	return rc;
 }
