@@ -156,14 +156,22 @@ static int explain_transport(int rc, const struct oss_error *e, const char *url,
 }
 
 int explain_probe_failure(int rc, const struct oss_error *e, const char *bucket,
-			  const char *url, char *out, size_t size)
+			  const char *url, bool anonymous, char *out,
+			  size_t size)
 {
 	int code;
 
 	if (!size)
 		return OSSFS_EXIT_FAILURE;
 	out[0] = '\0';
-	if (e->http_status || e->code[0])
+	/* Unsigned requests refused: no key to check, the bucket is private. */
+	if (anonymous && (e->http_status == 401 || e->http_status == 403)) {
+		expand(out, size,
+		       "bucket '{bucket}' does not allow anonymous access: "
+		       "drop -o public and give credentials",
+		       bucket, url);
+		code = OSSFS_EXIT_REJECTED;
+	} else if (e->http_status || e->code[0])
 		code = explain_status(e, bucket, url, out, size);
 	else
 		code = explain_transport(rc, e, url, out, size);

@@ -5,13 +5,16 @@
 #ifndef OSSFS_MAIN_EXPLAIN_I_H
 #define OSSFS_MAIN_EXPLAIN_I_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "oss.h"
 
-/* rc is what store.ops->probe returned (-errno), e what it filled in.
- * Writes the line into out and returns an enum ossfs_exit value. */
+/* rc is what store.ops->probe returned (-errno), e what it filled in;
+ * anonymous when the requests went unsigned (-o public).  Writes the line
+ * into out and returns an enum ossfs_exit value. */
 int explain_probe_failure(int rc, const struct oss_error *e, const char *bucket,
-			  const char *url, char *out, size_t size);
+			  const char *url, bool anonymous, char *out,
+			  size_t size);
 
 #endif

@@ -25,7 +25,8 @@ static struct oss_error server_error(long status, const char *code,
 
 static int explain(int rc, const struct oss_error *e)
 {
-	return explain_probe_failure(rc, e, "bkt", URL, out, sizeof(out));
+	return explain_probe_failure(rc, e, "bkt", URL, false, out,
+				     sizeof(out));
 }
 
 static bool has(const char *s)
@@ -133,13 +134,29 @@ static void test_truncation(void)
 	struct oss_error e = server_error(404, "NoSuchBucket", "RID");
 	char small[16];
 
-	CHECK_INT(explain_probe_failure(-ENOENT, &e, "bkt", URL, small,
+	CHECK_INT(explain_probe_failure(-ENOENT, &e, "bkt", URL, false, small,
 					sizeof(small)),
 		  OSSFS_EXIT_REJECTED);
 	CHECK_INT(strlen(small), sizeof(small) - 1);
-	CHECK_INT(explain_probe_failure(-ENOENT, &e, "bkt", URL, small, 0),
-		  OSSFS_EXIT_FAILURE);
+	CHECK_INT(
+		explain_probe_failure(-ENOENT, &e, "bkt", URL, false, small, 0),
+		OSSFS_EXIT_FAILURE);
+}
+
+/* -o public against a private bucket: the key is not the problem. */
+static void test_anonymous(void)
+{
+	struct oss_error e = server_error(403, "AccessDenied", "R");
+
+	CHECK_INT(explain_probe_failure(-EACCES, &e, "bkt", URL, true, out,
+					sizeof(out)),
+		  OSSFS_EXIT_REJECTED);
+	CHECK(has("does not allow anonymous access"));
+	CHECK(!strstr(out, "access key"));
+	e = server_error(404, "NoSuchBucket", "R");
+	explain_probe_failure(-ENOENT, &e, "bkt", URL, true, out, sizeof(out));
+	CHECK(has("does not exist"));
 }
 
 TU_MAIN(TU_CASE(test_codes), TU_CASE(test_detail), TU_CASE(test_transport),
-	TU_CASE(test_truncation))
+	TU_CASE(test_truncation), TU_CASE(test_anonymous))
