@@ -31,9 +31,10 @@ struct opts {
 };
 
 struct dumper {
+	pthread_mutex_t mu; /* the dumper thread and the final dump */
 	struct fake_store *fake;
 	const char *path;
-	unsigned long seq;
+	unsigned long seq; /* guarded by: mu */
 };
 
 static const char *const op_names[FAKE_OP_COUNT] = {
@@ -48,16 +49,18 @@ static void dump_counts(struct dumper *d)
 	if (!d->path)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", d->path);
+	pthread_mutex_lock(&d->mu);
 	fp = fopen(tmp, "w");
-	if (!fp)
-		return;
-	fprintf(fp, "SEQ %lu\n", ++d->seq);
-	for (int i = 0; i < FAKE_OP_COUNT; i++)
-		fprintf(fp, "%s %llu\n", op_names[i],
-			(unsigned long long)fake_store_count(d->fake,
-							     (enum fake_op)i));
-	fclose(fp);
-	rename(tmp, d->path);
+	if (fp) {
+		fprintf(fp, "SEQ %lu\n", ++d->seq);
+		for (int i = 0; i < FAKE_OP_COUNT; i++)
+			fprintf(fp, "%s %llu\n", op_names[i],
+				(unsigned long long)fake_store_count(
+					d->fake, (enum fake_op)i));
+		fclose(fp);
+		rename(tmp, d->path);
+	}
+	pthread_mutex_unlock(&d->mu);
 }
 
 static void *dumper_main(void *arg)
@@ -221,7 +224,7 @@ static int serve(const struct opts *o, struct fake_store *fake)
 int main(int argc, char **argv)
 {
 	struct fake_store *fake;
-	struct dumper d = { 0 };
+	struct dumper d = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	struct opts o;
 	pthread_t th;
 	sigset_t set;
