@@ -2,7 +2,7 @@
  * the FUSE side can be tested before (and apart from) the real client.
  *
  *   mount_fake [--many N] [--ttl-ms MS] [--prefix P] [--counts FILE]
- *              [--debug] MOUNTPOINT
+ *              [--nonempty] [--debug] MOUNTPOINT
  *
  * Serves in the foreground until unmounted or sent SIGTERM/SIGINT/SIGHUP.
  * SIGUSR1 writes the store's request counters to FILE (replaced
@@ -28,6 +28,7 @@ struct opts {
 	const char *counts;
 	const char *mountpoint;
 	bool debug;
+	bool nonempty;
 };
 
 struct dumper {
@@ -157,6 +158,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->debug = true;
 			continue;
 		}
+		if (strcmp(a, "--nonempty") == 0) {
+			o->nonempty = true;
+			continue;
+		}
 		if (a[0] != '-') {
 			o->mountpoint = a;
 			continue;
@@ -207,6 +212,7 @@ static int serve(const struct opts *o, struct fake_store *fake)
 	bc.mountpoint = o->mountpoint;
 	bc.fsname = "ossfs#fake";
 	bc.debug = o->debug;
+	bc.nonempty = o->nonempty;
 	rc = bridge_mount(fs, &bc, &b, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "mount_fake: %s\n", err);
@@ -232,7 +238,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o)) {
 		fprintf(stderr, "usage: mount_fake [--many N] [--ttl-ms MS] "
-				"[--prefix P] [--counts FILE] [--debug] "
+				"[--prefix P] [--counts FILE] [--nonempty] "
+				"[--debug] "
 				"MOUNTPOINT\n");
 		return 2;
 	}

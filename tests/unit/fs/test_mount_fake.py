@@ -325,10 +325,13 @@ def test_cached_reads_make_no_request(mount):
 
 # ---- mounting and unmounting ----------------------------------------------
 
-def test_sigterm_unmounts_cleanly():
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT,
+                                 signal.SIGHUP])
+def test_signal_unmounts_cleanly(sig):
     m = Mount(many=10).start()
     try:
-        m.proc.send_signal(signal.SIGTERM)
+        os.stat(m.path("hello.txt"))
+        m.proc.send_signal(sig)
         assert m.proc.wait(timeout=20) == 0
         assert not os.path.ismount(m.mnt)
         assert os.listdir(m.mnt) == []  # no "transport endpoint" left
@@ -355,6 +358,19 @@ def test_nonempty_mountpoint_refused():
         assert not os.path.ismount(m.mnt)
     finally:
         m.stop()
+
+
+def test_nonempty_allowed_with_option():
+    m = Mount(args=["--nonempty"], many=1)
+    open(os.path.join(m.mnt, "occupied"), "w").close()
+    try:
+        m.start()
+        assert "hello.txt" in os.listdir(m.mnt)
+        assert "occupied" not in os.listdir(m.mnt)
+    finally:
+        m.stop()
+    m.check_clean_exit()
+    assert os.listdir(m.mnt) == ["occupied"]
 
 
 def test_prefix_mount():
