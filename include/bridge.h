@@ -1,12 +1,20 @@
 /* bridge: the only code that includes fuse_lowlevel.h.  It owns the FUSE
  * session: the operations table, mounting, the multi-threaded loop and
- * unmounting.
+ * unmounting.  Built into executables only (meson: bridge_src), never
+ * into the core library.
  *
  * bridge_mount is called after the start-up checks succeeded, in the
  * process that will serve the mount (main daemonises before it).
  * bridge_loop returns when the filesystem is unmounted or a termination
  * signal (SIGTERM, SIGINT, SIGHUP) arrives; bridge_free unmounts if still
- * mounted.
+ * mounted, waits for reads still in flight (fs_quiesce) and then ends the
+ * session, so it must run before fs_free.
+ *
+ * Signals: bridge_mount installs libfuse's handlers, which stop the loop
+ * from whichever thread takes the signal; the loop notices promptly only
+ * when that is the thread in bridge_loop.  Linux gives a process-directed
+ * signal to the main thread when it does not block it, so call bridge_loop
+ * on the main thread, and let helper threads block these signals.
  */
 #ifndef OSSFS_BRIDGE_H
 #define OSSFS_BRIDGE_H

@@ -25,6 +25,23 @@ static bool warned_eq(const struct cache_map_node *n, const void *key)
 	return strcmp(w->key, key) == 0;
 }
 
+/* Keys are arbitrary bytes: show control characters as \xNN so a key
+ * cannot forge log lines. */
+static void log_skipped(const char *key, const char *why)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\' || *p == '"')
+			buf_appendf(&b, "\\x%02x", *p);
+		else
+			buf_append(&b, p, 1);
+	}
+	log_warn("skipping key \"%s\": %s", b.data, why);
+	buf_fini(&b);
+}
+
 void fs_warn_key(struct fs *fs, const char *key, const char *why)
 {
 	uint64_t h = cache_hash_str(key);
@@ -45,7 +62,7 @@ void fs_warn_key(struct fs *fs, const char *key, const char *why)
 	}
 	pthread_mutex_unlock(&fs->mu);
 	if (w)
-		log_warn("skipping key \"%s\": %s", key, why);
+		log_skipped(key, why);
 }
 
 void fs_found_from_dirent(const struct cache_dirent *d, uint64_t fetched_ms,

@@ -519,6 +519,11 @@ static void test_skipped_names_warn_once(void)
 	put_str(&t, longkey, "1");
 	longkey[2 + 255] = '\0'; /* exactly 255: fine */
 	put_str(&t, longkey, "1");
+	longkey[2] = '\n'; /* too long, and shown escaped in the log */
+	longkey[2 + 255] = 'l';
+	put_str(&t, longkey, "1");
+	longkey[2] = 'l';
+	longkey[2 + 255] = '\0';
 	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "x", &e), 0);
 	CHECK_INT(read_all(&t, e.ino, true, 0, &c), 0);
 	CHECK_INT(c.n, 4);
@@ -530,14 +535,15 @@ static void test_skipped_names_warn_once(void)
 	CHECK_INT(c.n, 4);
 	collect_free(&c);
 	fs_get_stats(t.fs, &st);
-	CHECK_INT(st.skipped_keys, 8);
+	CHECK_INT(st.skipped_keys, 10);
 	CHECK_INT(fs_lookup(t.fs, e.ino, "..", &e), -ENOENT);
 	memset(longkey, 'm', 256);
 	longkey[256] = '\0';
 	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, longkey, &e), -ENAMETOOLONG);
 	env_close(&t);
 	log_set_file(NULL);
-	CHECK_INT(count_in_file(logpath, "skipping key"), 4);
+	CHECK_INT(count_in_file(logpath, "skipping key"), 5);
+	CHECK_INT(count_in_file(logpath, "skipping key \"x/\\x0alll"), 1);
 	unlink(logpath);
 }
 
