@@ -183,12 +183,17 @@ static int ecs_fields(const struct ajson *root, struct auth_creds *out,
 				"not \"Success\"",
 				code ? shown : "(missing)");
 	}
-	for (size_t i = 0; i < OSSFS_ARRAY_SIZE(need); i++)
-		if (!ajson_get_str(root, need[i]))
+	/* All four, non-empty: without the token the other two are refused
+	 * by the server anyway. */
+	for (size_t i = 0; i < OSSFS_ARRAY_SIZE(need); i++) {
+		const char *v = ajson_get_str(root, need[i]);
+
+		if (!v || !v[0])
 			return auth_err(-EINVAL, err, err_size,
 					"metadata service credentials lack "
-					"the string %s",
+					"a non-empty %s",
 					need[i]);
+	}
 	if (time_parse_iso8601(ajson_get_str(root, "Expiration"), &exp))
 		return auth_err(-EINVAL, err, err_size,
 				"metadata service credentials: Expiration is "

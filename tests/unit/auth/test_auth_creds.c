@@ -291,6 +291,10 @@ static void test_ecs_json_errors(void)
 		"09Z\"}",
 		"{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"zsecretz\",",
 		"[\"zsecretz\"]",
+		"{\"AccessKeyId\":\"a\",\"AccessKeySecret\":\"zsecretz\","
+		"\"SecurityToken\":\"\",\"Expiration\":\"2021-10-20T04:27:"
+		"09Z\","
+		"\"Code\":\"Success\"}",
 		"{\"AccessKeyId\":\"a b\",\"AccessKeySecret\":\"zsecretz\","
 		"\"SecurityToken\":\"t\",\"Expiration\":\"2021-10-20T04:27:"
 		"09Z\","
