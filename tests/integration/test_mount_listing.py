@@ -8,13 +8,14 @@ can be a file name; a segment that cannot (empty, ".", "..", longer than
 above it still exist; a "dir/" marker makes a directory; when "a" and
 "a/" both exist the directory wins.
 """
+import ctypes
 import os
 import random
 import stat
 
 import pytest
 
-from mount_util import Bucket, mounts, needs_fuse  # noqa: F401 (fixture)
+from mount_util import Bucket, mounts, needs_fuse, wait_for  # noqa: F401
 
 pytestmark = needs_fuse
 
@@ -116,8 +117,8 @@ def test_walk_matches_keys(server, mounts):
     """[S-READDIR-1] [S-READDIR-2] [S-NAME-1] [S-NAME-2] [S-NAME-3]
     [S-DIR-1] [S-DIR-2] [S-DIR-3] [S-ATTR-1] A random tree of over 2,000
     keys with tricky names, markers, implicit directories, over-long and
-    impossible names: os.walk of the mount equals the model, and every
-    file's size is its object's size."""
+    impossible names: os.walk of the mount equals the model, every file's
+    size is its object's size, and entries come in byte order."""
     rng = random.Random(20240611)
     keys = random_keys(rng, 2000)
     assert len(keys) >= 2000
@@ -137,6 +138,10 @@ def test_walk_matches_keys(server, mounts):
         assert st.st_size == len(payload(rel)), rel
     for rel in want_dirs:
         assert stat.S_ISDIR(os.lstat(m.mnt / rel).st_mode), rel
+    # Entries come in byte order of their UTF-8 names.
+    for rel in ["."] + sorted(want_dirs)[:200]:
+        names = os.listdir(m.mnt / rel)
+        assert names == sorted(names, key=lambda n: n.encode()), rel
     # Every skipped name was logged once, as the key (or common prefix)
     # the listing showed.
     assert walk(m.mnt) == (got_dirs, got_files)
@@ -197,3 +202,62 @@ def test_bad_names_are_not_found(server, mounts):
         os.stat(m.mnt / "long" / ("y" * 256))
     assert e.value.errno == 36  # ENAMETOOLONG
     assert server.stats()["requests"] == {}
+
+
+def _libc_dir_api():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.opendir.restype = ctypes.c_void_p
+    libc.opendir.argtypes = [ctypes.c_char_p]
+    libc.readdir64.restype = ctypes.c_void_p
+    libc.readdir64.argtypes = [ctypes.c_void_p]
+    libc.telldir.restype = ctypes.c_long
+    libc.telldir.argtypes = [ctypes.c_void_p]
+    libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+    libc.closedir.argtypes = [ctypes.c_void_p]
+    return libc
+
+
+# struct dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+_D_NAME_OFFSET = 19
+
+
+def _next_name(libc, d):
+    ent = libc.readdir64(d)
+    if not ent:
+        return None
+    return ctypes.string_at(ent + _D_NAME_OFFSET).decode()
+
+
+def test_open_directory_is_a_snapshot(server, mounts):
+    """[S-READDIR-5] An open directory lists the directory as it was when
+    it was opened, to the end, even when objects are added and removed
+    meanwhile and the listing TTL has passed; telldir/seekdir positions
+    stay valid."""
+    bucket = Bucket(server)
+    names = [f"e{i:05d}" for i in range(3000)]
+    bucket.put_many((f"snap/{n}", b"") for n in names)
+    m = mounts(server, options=["dir_timeout=1", "attr_timeout=1",
+                                "negative_timeout=1"])
+    libc = _libc_dir_api()
+    d = libc.opendir(str(m.mnt / "snap").encode())
+    assert d
+    try:
+        seen = [_next_name(libc, d) for _ in range(12)]
+        pos = libc.telldir(d)
+        after_pos = _next_name(libc, d)
+        # Change the directory behind the handle's back.
+        bucket.put("snap/e00000-new", b"")
+        bucket.delete("snap/e02999")
+        wait_for(lambda: "e00000-new" in os.listdir(m.mnt / "snap"),
+                 "a new opendir to see the change")
+        rest = [after_pos]
+        while True:
+            n = _next_name(libc, d)
+            if n is None:
+                break
+            rest.append(n)
+        assert [n for n in seen + rest if n not in (".", "..")] == names
+        libc.seekdir(d, pos)
+        assert _next_name(libc, d) == after_pos
+    finally:
+        libc.closedir(d)

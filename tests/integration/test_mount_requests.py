@@ -95,14 +95,18 @@ def test_fresh_listing_answers_lookups(server, mounts):
     assert server.stats()["requests"] == {}
 
 
-def test_directory_lookup_costs_one_list(server, mounts):
-    """[S-LOOKUP-1] [S-DIR-2] Looking up a directory, with or without a
-    marker, costs one LIST and no HEAD."""
-    Bucket(server).put_many([("implicit/x", b"x"), ("marked/", b""),
-                             ("marked/y", b"y")])
+def test_directory_and_symlink_lookup_cost_one_list(server, mounts):
+    """[S-LOOKUP-1] [S-DIR-2] Looking up a directory (with or without a
+    marker) or a symlink costs one LIST and no HEAD."""
+    bucket = Bucket(server)
+    bucket.put_many([("implicit/x", b"x"), ("marked/", b""),
+                     ("marked/y", b"y")])
+    bucket.symlink("link", "marked/y")
     m = mounts(server)
-    for name in ("implicit", "marked"):
+    for name, check in (("implicit", os.path.isdir),
+                        ("marked", os.path.isdir),
+                        ("link", os.path.islink)):
         server.reset()
-        assert os.path.isdir(m.mnt / name)
+        assert check(m.mnt / name)
         reqs = server.stats()["requests"]
         assert reqs == {"ListObjectsV2": 1}, (name, reqs)
