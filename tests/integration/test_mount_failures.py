@@ -147,6 +147,46 @@ def test_server_down_metadata_gives_eio(server, mounts):
     assert m.unmount() == []
 
 
+@pytest.mark.parametrize("kind", ["500", "503"])
+def test_failing_server_gives_eio(server, mounts, kind):
+    """[S-ERR-1] A server that keeps answering 500 (InternalError) or 503
+    (ServiceUnavailable, throttling) past the retries: reads and lookups
+    fail with EIO.  Never EAGAIN: read(2) and stat(2) on a file system
+    do not mean "try again" by it, and Python's read() would take it for
+    "no data yet" and return None."""
+    Bucket(server).put_many([("a", b"aaa"), ("b", b"bbb")])
+    m = mounts(server, options=["retries=1"])
+    assert os.stat(m.mnt / "a").st_size == 3
+    server.admin("faults", {"rules": [
+        {"op": op, "kind": kind, "count": 1000}
+        for op in ("GetObject", "ListObjectsV2", "HeadObject")]})
+    fd = os.open(m.mnt / "a", os.O_RDONLY)
+    try:
+        with pytest.raises(OSError) as e:
+            os.pread(fd, 3, 0)
+        assert e.value.errno == errno.EIO, e.value
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError) as e:
+        os.stat(m.mnt / "b")
+    assert e.value.errno == errno.EIO, e.value
+    server.admin("faults", {"rules": []})
+    assert (m.mnt / "b").read_bytes() == b"bbb"
+
+
+def test_refused_credentials_give_eacces(server, mounts):
+    """[S-ERR-2] When the server stops accepting the mount's keys, lookups
+    and reads that need it fail with EACCES."""
+    Bucket(server).put_many([("a", b"aaa"), ("b", b"bbb")])
+    m = mounts(server)
+    assert os.stat(m.mnt / "a").st_size == 3
+    server.admin("creds", {"creds": ["someoneelse:theirsecret"]})
+    with pytest.raises(PermissionError):
+        os.stat(m.mnt / "b")
+    with pytest.raises(PermissionError):
+        (m.mnt / "a").read_bytes()
+
+
 def test_deleted_object_gives_enoent_after_ttl(server, mounts):
     """[S-CACHE-4] [S-CONSIST-1] An object deleted behind the mount's back
     is ENOENT (stat, open, and gone from its directory) once the TTLs

@@ -4,7 +4,10 @@ objects.  Bytes are compared with what was written to the server; request
 counts come from the server's /_admin/stats.
 """
 import concurrent.futures
+import errno
+import fcntl
 import hashlib
+import mmap
 import os
 import random
 import stat
@@ -186,3 +189,56 @@ def test_directory_and_file_misuse(server, mounts):
         (m.mnt / "d").read_bytes()
     with pytest.raises(NotADirectoryError):
         os.listdir(m.mnt / "d" / "f")
+
+
+def test_mmap_reads(server, mounts):
+    """[S-READ-6] A file can be mapped read-only and the mapping shows its
+    bytes; a writable shared mapping is refused (no write access)."""
+    data = os.urandom(3 * MiB + 99)
+    Bucket(server).put("m.bin", data)
+    m = mounts(server)
+    with open(m.mnt / "m.bin", "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        try:
+            assert mm[:] == data
+            assert mm[2 * MiB:2 * MiB + 10] == data[2 * MiB:2 * MiB + 10]
+        finally:
+            mm.close()
+        with pytest.raises(OSError):
+            mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED,
+                      prot=mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+def test_xattrs_not_supported(server, mounts):
+    """[S-XATTR-1] Extended attributes are not supported: getting,
+    listing and setting them fail with EOPNOTSUPP, and ask nothing of the
+    server (x-oss-meta-* are not exposed as xattrs)."""
+    Bucket(server).put("x", b"x", meta={"color": "blue"})
+    m = mounts(server)
+    os.stat(m.mnt / "x")
+    server.reset()
+    for fn in (lambda: os.getxattr(m.mnt / "x", "user.color"),
+               lambda: os.listxattr(m.mnt / "x"),
+               lambda: os.setxattr(m.mnt / "x", "user.color", b"red")):
+        with pytest.raises(OSError) as e:
+            fn()
+        assert e.value.errno == errno.EOPNOTSUPP, e.value
+    assert server.stats()["requests"] == {}
+
+
+def test_locks_are_local(server, mounts):
+    """[S-LOCK-1] flock and POSIX locks work between processes of this
+    machine (the kernel keeps them); they are not seen by other mounts of
+    the bucket."""
+    Bucket(server).put("l", b"l")
+    m = mounts(server)
+    with open(m.mnt / "l", "rb") as a, open(m.mnt / "l", "rb") as b:
+        fcntl.flock(a, fcntl.LOCK_EX)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(a, fcntl.LOCK_UN)
+        fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    m2 = mounts(server)
+    with open(m.mnt / "l", "rb") as a, open(m2.mnt / "l", "rb") as b:
+        fcntl.flock(a, fcntl.LOCK_EX)
+        fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another mount
