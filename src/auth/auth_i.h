@@ -14,7 +14,7 @@
 #define AUTH_SHA256_LEN	      32
 #define AUTH_SHA256_HEX_LEN   65 /* with the terminator */
 
-/* ---- small helpers (creds.c) -------------------------------------------- */
+/* ---- small helpers (creds.c) --------------------------------------------- */
 
 /* snprintf into err when err_size > 0; returns rc so callers can
  * "return auth_err(rc, ...)". */
@@ -81,8 +81,7 @@ enum auth_query_order {
 int auth_query_encode(const struct kvlist *q, enum auth_query_order order,
 		      bool bare_empty, struct buf *out);
 
-/* ---- signers ---------------------------------------------------------------
- */
+/* ---- signers ------------------------------------------------------------- */
 
 int auth_v1_sign_headers(const struct auth_request *req,
 			 const struct auth_creds *c, struct auth_debug *dbg);
@@ -100,8 +99,7 @@ int auth_presign_query_debug(enum auth_sig_version v,
 			     const struct auth_creds *creds, long expires_s,
 			     struct buf *out, struct auth_debug *dbg);
 
-/* ---- credentials ------------------------------------------------------------
- */
+/* ---- credentials --------------------------------------------------------- */
 
 /* Fill *out with copies of the values after checking each is printable
  * ASCII without spaces (TOKEN may be NULL or "").  SOURCE names the origin

@@ -109,8 +109,7 @@ int auth_creds_set(struct auth_creds *out, const char *id, const char *secret,
 	return 0;
 }
 
-/* ---- environment ------------------------------------------------------------
- */
+/* ---- environment --------------------------------------------------------- */
 
 static const struct env_set {
 	const char *id, *secret, *token;
@@ -148,8 +147,7 @@ int auth_creds_from_env(struct auth_creds *out, char *err, size_t err_size)
 			"no credentials in the environment");
 }
 
-/* ---- ECS metadata JSON ------------------------------------------------------
- */
+/* ---- ECS metadata JSON --------------------------------------------------- */
 
 /* The metadata service's Code, reduced to characters safe to log. */
 static void safe_code(const char *code, char *out, size_t size)

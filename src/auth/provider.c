@@ -121,8 +121,7 @@ static int ram_fetch(struct auth_provider *p, struct auth_creds *out, char *err,
 	return auth_imds_fetch(&cfg, out, err, err_size);
 }
 
-/* ---- the refresher thread -------------------------------------------------
- */
+/* ---- the refresher thread ------------------------------------------------ */
 
 static bool refresh_due(const struct auth_provider *p)
 {
@@ -186,8 +185,7 @@ static void *refresher_main(void *arg)
 	return NULL;
 }
 
-/* ---- construction ----------------------------------------------------------
- */
+/* ---- construction -------------------------------------------------------- */
 
 static int ram_configure(struct auth_provider *p,
 			 const struct auth_ram_role_config *cfg)

@@ -53,8 +53,7 @@ int auth_sha256_hex(const void *data, size_t len, char out[AUTH_SHA256_HEX_LEN])
 	return 0;
 }
 
-/* ---- canonical headers ----------------------------------------------------
- */
+/* ---- canonical headers --------------------------------------------------- */
 
 void auth_hdrs_init(struct auth_hdrs *h)
 {
@@ -216,8 +215,7 @@ int auth_hdrs_names(const struct auth_hdrs *h, struct buf *out)
 	return 0;
 }
 
-/* ---- query strings
- * ----------------------------------------------------------- */
+/* ---- query strings ------------------------------------------------------- */
 
 struct qp {
 	const char *raw_name;

@@ -127,8 +127,7 @@ static int collect_extra(struct v4_ctx *x)
 	return 0;
 }
 
-/* ---- the computation ------------------------------------------------------
- */
+/* ---- the computation ----------------------------------------------------- */
 
 static int canonical_uri(const struct v4_ctx *x, struct buf *out)
 {
@@ -290,8 +289,7 @@ static void ctx_fini(struct v4_ctx *x)
 	OPENSSL_cleanse(x->signature, sizeof(x->signature));
 }
 
-/* ---- header mode -----------------------------------------------------------
- */
+/* ---- header mode --------------------------------------------------------- */
 
 static int set_token(struct kvlist *h, const char *name, const char *token)
 {
@@ -366,8 +364,7 @@ int auth_v4_sign_headers(bool s3, const struct auth_request *req,
 	return rc;
 }
 
-/* ---- presigned query -------------------------------------------------------
- */
+/* ---- presigned query ----------------------------------------------------- */
 
 /* OSS: the x-oss-* signature parameters (all but the signature itself are
  * signed).  The AdditionalHeaders list is known only after the extra names

@@ -115,8 +115,7 @@ static void finish(const char *id, const struct ajson *v, struct run *r, int rc)
 		fprintf(stderr, "vector %s NOT reproduced\n", id);
 }
 
-/* ---- OSS V1 -----------------------------------------------------------------
- */
+/* ---- OSS V1 -------------------------------------------------------------- */
 
 static void v1_header_one(const struct ajson *v)
 {
@@ -199,8 +198,7 @@ static void v1_presign_one(const struct ajson *v)
 	run_fini(&r);
 }
 
-/* ---- OSS V4 -----------------------------------------------------------------
- */
+/* ---- OSS V4 -------------------------------------------------------------- */
 
 /* Headers the SDK set before signing; "x-oss-date (forced by the test)"
  * gives the signing time instead. */
@@ -328,8 +326,7 @@ static void v4_presign_one(const struct ajson *v)
 	run_fini(&r);
 }
 
-/* ---- AWS S3 V4 --------------------------------------------------------------
- */
+/* ---- AWS S3 V4 ----------------------------------------------------------- */
 
 static void s3_header_one(const struct ajson *v)
 {
@@ -388,8 +385,7 @@ static void s3_presign_one(const struct ajson *v)
 	run_fini(&r);
 }
 
-/* ---- drivers ----------------------------------------------------------------
- */
+/* ---- drivers ------------------------------------------------------------- */
 
 static void each_vector(const char *file, const char *member,
 			void (*one)(const struct ajson *), long expect_n)
@@ -447,8 +443,7 @@ static void test_all_vectors_checked(void)
 	CHECK_INT(vectors_ok[1], vectors_total[1]);
 }
 
-/* ---- behaviour beyond the vectors -------------------------------------------
- */
+/* ---- behaviour beyond the vectors ---------------------------------------- */
 
 static struct auth_creds sts_creds(void)
 {
