@@ -117,23 +117,23 @@ int daemon_start(struct daemon *d, bool background, const char *progname)
 {
 	int fds[2];
 	pid_t pid;
+	int rc = 0;
 
 	d->background = background;
 	d->report_fd = -1;
 	if (!background)
-		return 0;
+		goto out;
 	/* CLOEXEC: fusermount3, which libfuse runs to mount, must not hold
 	 * the write end open. */
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return -errno;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
-		int rc = -errno;
-
-		close(fds[0]);
-		close(fds[1]);
-		return rc;
+		rc = -errno;
+		goto out_pipe;
 	}
 	if (pid > 0) {
 		close(fds[1]);
@@ -144,7 +144,12 @@ int daemon_start(struct daemon *d, bool background, const char *progname)
 	/* Leave the terminal's session so its hangup and ^C do not reach the
 	 * daemon. */
 	setsid();
-	return 0;
+	goto out;
+out_pipe:
+	close(fds[0]);
+	close(fds[1]);
+out:
+	return rc;
 }
 
 static void detach_stdio(void)
