@@ -63,7 +63,7 @@ count_meson() {
 # count_pytest LOGFILE: add pytest's closing line to the totals.
 count_pytest() {
 	local line p f e
-	line=$(grep -E '^=+ .*(passed|failed|error).* in [0-9.]+s' "$1" | tail -1)
+	line=$(grep -E '([0-9]+ (passed|failed|errors?)).* in [0-9.]+s' "$1" | tail -1)
 	p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
 	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
 	e=$(echo "$line" | grep -oE '[0-9]+ error' | grep -oE '[0-9]+')

@@ -40,6 +40,29 @@ static struct fs *req_fs(fuse_req_t req)
 
 /* The FUSE boundary logs once and replies once.  Errors that are a
  * normal answer (a missing name, a read-only mount) are not news. */
+/* Transport failures (the store unreachable, a reset, a timeout, a reply
+ * we could not parse) mean nothing to a program doing file I/O: after the
+ * engine's retries they are reported as EIO, the errno every tool knows
+ * for "the device failed".  The log line keeps the precise cause. */
+static int user_errno(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case ECONNABORTED:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENXIO:
+	case EPROTO:
+	case E2BIG:
+	case EAGAIN:
+		return EIO;
+	default:
+		return e;
+	}
+}
+
 static void reply_err(fuse_req_t req, const char *op, int err)
 {
 	int e = err < 0 ? -err : err;
@@ -58,7 +81,7 @@ static void reply_err(fuse_req_t req, const char *op, int err)
 	default:
 		log_warn("%s: %s", op, strerror(e));
 	}
-	fuse_reply_err(req, e);
+	fuse_reply_err(req, user_errno(e));
 }
 
 static void to_fuse_entry(const struct fs_entry *e, struct fuse_entry_param *fe)
