@@ -56,6 +56,11 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
+# stage TITLE: a heading, with the seconds since the start.
+stage() {
+	echo "== $1 (at ${SECONDS}s)"
+}
+
 summary() {
 	echo
 	if [ "$skipped" -gt 0 ]; then
@@ -138,7 +143,7 @@ work=$(mktemp -d /tmp/ossfs-pkgtest.XXXXXX)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 version=$(pkg_meson_version)
-echo "== ossfs $version (tree: $tree_mode, output: $out)"
+stage "ossfs $version (tree: $tree_mode, output: $out)"
 
 check "meson.build has a project version" test -n "$version"
 check "packaging/debian/changelog version is $version" \
@@ -148,7 +153,7 @@ check "packaging/ossfs.spec Version is $version" \
 
 # ---- the Debian package --------------------------------------------------------
 
-echo "== building the .deb"
+stage "building the .deb"
 deb=$("$top/packaging/build-deb.sh" "${build_args[@]}" "$out" | tail -n 1)
 [ -f "$deb" ] || abort "build-deb.sh made a .deb (log: $out/build-deb.log)"
 pass "build-deb.sh made $(basename "$deb")"
@@ -183,7 +188,28 @@ done
 check "the .deb installs examples/passwd-ossfs.example with mode 0600" \
 	deb_has -rw------- usr/share/doc/ossfs/examples/passwd-ossfs.example
 
-echo "== lintian"
+# A source install (meson install --prefix=/usr) must install exactly
+# what the package has apart from the package-only files: the systemd
+# unit and /usr/share/doc (examples, docs, Debian metadata).
+"$here/filelist.sh" deb "$deb" >"$work/deb.list"
+if meson setup "$work/meson" "$top" --prefix=/usr >"$work/meson.log" 2>&1; then
+	meson introspect --installed "$work/meson" |
+		"$py" -c 'import json, sys; print("\n".join(json.load(sys.stdin).values()))' |
+		sed -E 's,^(/usr/share/man/.*)\.gz$,\1,' | LC_ALL=C sort >"$work/meson.list"
+	awk '{ print $2 }' "$work/deb.list" |
+		grep -vE '^/usr/share/doc/ossfs/|^/usr/lib/systemd/system/ossfs@\.service$' |
+		LC_ALL=C sort >"$work/deb-meson.list"
+	if diff -u "$work/meson.list" "$work/deb-meson.list" >"$work/meson.diff"; then
+		pass "meson install puts the same files as the .deb ($(wc -l <"$work/meson.list"))"
+	else
+		sed 's/^/  /' "$work/meson.diff"
+		fail "meson install puts the same files as the .deb"
+	fi
+else
+	fail "meson setup --prefix=/usr for the install plan ($(tail -n 5 "$work/meson.log"))"
+fi
+
+stage "lintian"
 lintian --pedantic --display-info --fail-on error "$deb" \
 	>"$work/lintian.out" 2>&1
 lintian_rc=$?
@@ -193,7 +219,7 @@ check "lintian reports no error (overrides: packaging/debian/ossfs.lintian-overr
 
 # ---- install, use, purge ---------------------------------------------------------
 
-echo "== installing"
+stage "installing"
 installed_by_us=1
 check "apt-get install ./$(basename "$deb")" \
 	apt_quiet install -y "$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"
@@ -222,7 +248,7 @@ check "systemd-analyze verify mnt-oss.mount mnt-oss.automount" \
 
 mount_tests() {
 	local port url pw opts content
-	echo "== the bundled test server"
+	stage "the bundled test server"
 	mkdir -p "$work/data"
 	"$py" "$top/tests/server/ossserver.py" --root "$work/data" --host 127.0.0.1 \
 		--port 0 --port-file "$work/port" --bucket test \
@@ -361,7 +387,7 @@ else
 	skip "mounting: /dev/fuse is missing"
 fi
 
-echo "== purging"
+stage "purging"
 check "apt-get remove --purge ossfs" apt_quiet remove --purge -y ossfs
 installed_by_us=
 status=$(dpkg-query -W -f='${db:Status-Status}' ossfs 2>/dev/null)
@@ -387,7 +413,7 @@ check "no ossfs daemon is left running" \
 
 # ---- the RPM -----------------------------------------------------------------------
 
-echo "== building the .rpm"
+stage "building the .rpm"
 rpm_file=$("$top/packaging/build-rpm.sh" "${build_args[@]}" "$out" | tail -n 1)
 if [ -f "$rpm_file" ]; then
 	pass "build-rpm.sh made $(basename "$rpm_file")"
@@ -395,7 +421,6 @@ if [ -f "$rpm_file" ]; then
 		test "$(rpm -qp --qf '%{VERSION}' "$rpm_file" 2>/dev/null)" = "$version"
 	# Both lists: non-directories as "MODE PATH", normalised by
 	# filelist.sh (see there for the differences it allows).
-	"$here/filelist.sh" deb "$deb" >"$work/deb.list"
 	"$here/filelist.sh" rpm "$rpm_file" >"$work/rpm.list"
 	if diff -u "$work/deb.list" "$work/rpm.list" >"$work/list.diff"; then
 		pass "the .rpm and the .deb install the same files ($(wc -l <"$work/deb.list"))"
