@@ -31,9 +31,11 @@ static int explain(int rc, const struct oss_error *e)
 
 static bool has(const char *s)
 {
-	if (!strstr(out, s))
-		fprintf(stderr, "'%s' lacks '%s'\n", out, s);
-	return strstr(out, s) != NULL;
+	bool found = s && strstr(out, s) != NULL;
+
+	if (!found)
+		fprintf(stderr, "'%s' lacks '%s'\n", out, s ? s : "(null)");
+	return found;
 }
 
 static void test_codes(void)
