@@ -101,12 +101,15 @@ is_mounted() {
 cleanup() {
 	local m p
 	for m in "${mounts[@]}"; do
+		# a daemon whose mount command timed out was never noted
+		daemon_pids+=($(ossfs_pids_for "$m"))
 		if is_mounted "$m"; then
 			umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 		fi
 	done
 	for p in "${daemon_pids[@]}"; do
-		if kill -0 "$p" 2>/dev/null; then
+		# only while the PID is still an installed ossfs, not a reuse
+		if readlink "/proc/$p/exe" 2>/dev/null | grep -q '^/usr/bin/ossfs'; then
 			kill "$p" 2>/dev/null
 			wait_gone "$p" || kill -9 "$p" 2>/dev/null
 		fi
