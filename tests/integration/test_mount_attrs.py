@@ -34,13 +34,14 @@ def test_defaults(server, mounts):
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o644
     assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
     assert st.st_size == 1000 and st.st_nlink == 1
-    assert st.st_blocks == 2
+    assert st.st_blocks == 2 and st.st_blksize == 4096
     assert int(st.st_mtime) == last_modified(bucket, "f.bin")
+    assert st.st_atime == st.st_mtime == st.st_ctime
     assert os.stat(m.mnt / "empty").st_size == 0
     d = os.stat(m.mnt / "d")
     assert stat.S_ISDIR(d.st_mode) and stat.S_IMODE(d.st_mode) == 0o755
     assert (d.st_uid, d.st_gid) == (os.getuid(), os.getgid())
-    assert d.st_nlink == 2
+    assert d.st_nlink == 2 and d.st_size == 0
     root = os.stat(m.mnt)
     assert stat.S_ISDIR(root.st_mode) and stat.S_IMODE(root.st_mode) == 0o755
 
@@ -65,6 +66,8 @@ def test_meta_headers_on_lookup(server, mounts):
     bucket.put("meta.txt", b"m", meta=META)
     bucket.put("dirmode.txt", b"d", meta={"mode": str(0o040700)})
     bucket.put("octal.txt", b"o", meta={"mode": "0100640"})
+    bucket.put("hex.txt", b"h", meta={"mode": "0x8120",
+                                      "mtime": "1500000000.5"})
     m = mounts(server)
     st = os.stat(m.mnt / "meta.txt")
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600
@@ -73,6 +76,9 @@ def test_meta_headers_on_lookup(server, mounts):
     st = os.stat(m.mnt / "dirmode.txt")
     assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700
     assert stat.S_IMODE(os.stat(m.mnt / "octal.txt").st_mode) == 0o640
+    st = os.stat(m.mnt / "hex.txt")
+    assert stat.S_IMODE(st.st_mode) == 0o440
+    assert st.st_mtime_ns == 1500000000_500000000
 
 
 def test_listing_shows_defaults_until_head(server, mounts):
@@ -136,4 +142,6 @@ def test_statfs_is_large(server, mounts):
     assert sv.f_bfree == sv.f_blocks and sv.f_bavail == sv.f_blocks
     assert sv.f_files >= 1 << 32 and sv.f_ffree == sv.f_files
     assert sv.f_namemax == 255
-    assert server.stats()["requests"].get("GetBucketStat", 0) == 0
+    server.reset()
+    os.statvfs(m.mnt)
+    assert server.stats()["requests"] == {}

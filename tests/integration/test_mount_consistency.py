@@ -93,3 +93,37 @@ def test_implicit_directory_goes_with_its_last_object(server, mounts):
             return True
 
     wait_for(implicit_gone, "a lookup of the implicit directory to fail")
+
+
+def test_stale_attributes_revalidate_with_one_head(server, mounts):
+    """[S-CACHE-1] Once attr_timeout has passed, the next stat of a file
+    (whose directory was not listed) asks again with exactly one HEAD."""
+    Bucket(server).put("d/f", b"12345")
+    m = mounts(server, options=["attr_timeout=1"])
+    assert os.stat(m.mnt / "d" / "f").st_size == 5
+
+    def one_revalidation():
+        server.reset()
+        assert os.stat(m.mnt / "d" / "f").st_size == 5
+        reqs = server.stats()["requests"]
+        if not reqs:
+            return False  # still within the TTL
+        assert reqs == {"HeadObject": 1}, reqs
+        return True
+
+    wait_for(one_revalidation, "a stat after the TTL to revalidate",
+             interval_s=0.2)
+
+
+def test_type_change_gets_new_inode(server, mounts):
+    """[S-LOOKUP-4] A name that changes from file to directory behind the
+    mount's back gets a new inode number."""
+    bucket = Bucket(server)
+    bucket.put("t", b"file")
+    m = mounts(server, options=SHORT_TTLS)
+    st = os.stat(m.mnt / "t")
+    assert not os.path.isdir(m.mnt / "t")
+    bucket.delete("t")
+    bucket.put("t/inner", b"x")
+    wait_for(lambda: os.path.isdir(m.mnt / "t"), "t to become a directory")
+    assert os.stat(m.mnt / "t").st_ino != st.st_ino

@@ -115,7 +115,7 @@ def test_expected_tree_rules():
 
 def test_walk_matches_keys(server, mounts):
     """[S-READDIR-1] [S-READDIR-2] [S-NAME-1] [S-NAME-2] [S-NAME-3]
-    [S-DIR-1] [S-DIR-2] [S-DIR-3] [S-ATTR-1] A random tree of over 2,000
+    [S-DIR-1] [S-DIR-2] [S-ATTR-1] A random tree of over 2,000
     keys with tricky names, markers, implicit directories, over-long and
     impossible names: os.walk of the mount equals the model, every file's
     size is its object's size, and entries come in byte order."""

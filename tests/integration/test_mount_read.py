@@ -146,7 +146,8 @@ def test_concurrent_readers_of_one_file(server, mounts):
 
 
 def test_symlink_followed_and_readlink(server, mounts):
-    """[S-SYMLINK-1] [S-SYMLINK-2] [S-SYMLINK-3] [S-ATTR-5] An OSS Symlink
+    """[S-SYMLINK-1] [S-SYMLINK-2] [S-SYMLINK-3] [S-ATTR-4] [S-ATTR-5]
+    [S-READDIR-2] An OSS Symlink
     object is a symlink: lstat says S_IFLNK 0777, readlink gives the
     stored target verbatim, opening it reads the target's bytes (the
     kernel resolves the target relative to the link's directory); a
@@ -162,6 +163,8 @@ def test_symlink_followed_and_readlink(server, mounts):
     st = os.lstat(m.mnt / "link")
     assert stat.S_ISLNK(st.st_mode)
     assert stat.S_IMODE(st.st_mode) == 0o777
+    assert st.st_nlink == 1
+    assert (st.st_uid, st.st_gid) == (os.getuid(), os.getgid())
     assert os.readlink(m.mnt / "link") == "dir/target.txt"
     assert (m.mnt / "link").read_bytes() == b"the target"
     assert os.readlink(m.mnt / "dir" / "sibling") == "target.txt"

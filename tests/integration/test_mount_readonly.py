@@ -70,8 +70,8 @@ def test_every_op_is_listed():
 
 @pytest.mark.parametrize("op", OPS)
 def test_mutating_op_is_erofs(rmount, server, op):
-    """[S-WRITE-1] Every operation that would change the bucket fails with
-    EROFS and sends nothing to the server."""
+    """[S-WRITE-1] [S-OPEN-1] Every operation that would change the bucket
+    fails with EROFS and sends nothing to the server."""
     expect_erofs(mutating_ops(rmount.mnt)[op])
     reqs = server.stats()["requests"]
     for write_op in ("PutObject", "DeleteObject", "CopyObject",
@@ -104,3 +104,17 @@ def test_ro_option(server, mounts):
     expect_erofs(lambda: os.open(m.mnt / "f.txt", os.O_WRONLY))
     expect_erofs(lambda: os.mkdir(m.mnt / "x"))
     assert (m.mnt / "f.txt").read_bytes() == b"data"
+
+
+def test_close_flush_fsync_of_reader_succeed(rmount, server):
+    """[S-WRITE-1] close, flush and fsync of a file opened for reading
+    succeed and send nothing."""
+    fd = os.open(rmount.mnt / "f.txt", os.O_RDONLY)
+    try:
+        assert os.read(fd, 10) == b"data"
+        os.fsync(fd)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    reqs = server.stats()["requests"]
+    assert set(reqs) <= {"GetObject", "ListObjectsV2", "HeadObject"}, reqs
