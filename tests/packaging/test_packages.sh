@@ -86,8 +86,7 @@ ossfs_pids_for() {
 
 # wait_gone PID: bounded wait (30 s) for a process to exit.
 wait_gone() {
-	local i
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.1
 	done
