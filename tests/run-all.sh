@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh Debian 12 machine:
 #   sudo tests/run-all.sh
-# Installs what is missing (apt, npm), builds with -Dwerror=true, runs the
-# unit tests, the fuzz-corpus replays and the style check, the same tests
+# Installs what is missing (apt, npm), builds with -Dwerror=true (gcc and
+# clang), runs the unit tests, the fuzz-corpus replays and the style check, the same tests
 # again under ASan+UBSan, then the pytest suites (server, client, mount).
 # Ends with one line "N passed, N failed" summing every suite.
 #
 # Environment:
 #   OSSFS_SKIP_INSTALL=1   do not run apt-get / npm
-#   OSSFS_SKIP_ASAN=1      skip the sanitizer build
+#   OSSFS_SKIP_ASAN=1      skip the sanitizer build (gcc and clang builds
+#                          always run)
 #   OSSFS_VALGRIND=1       run the daemon under valgrind in mount tests
 #   OSSFS_BUILD=DIR        build directory (default build-test)
 # With --install-only it installs the dependencies and stops.
@@ -113,6 +114,8 @@ if [ -z "${OSSFS_SKIP_INSTALL:-}" ]; then
 fi
 
 run_meson_suite gcc "$build"
+# clang too: its warnings differ from gcc's, and -Dwerror=true holds for both.
+CC=clang run_meson_suite clang "${build}-clang"
 if [ -z "${OSSFS_SKIP_ASAN:-}" ]; then
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	ASAN_OPTIONS=detect_leaks=1 \
