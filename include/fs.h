@@ -65,6 +65,7 @@
 
 struct fs;
 struct cache_listing;
+struct upload_mgr;
 
 struct fs_config {
 	const char *prefix; /* key prefix mounted as root ("" or "dir/") */
@@ -79,6 +80,9 @@ struct fs_config {
 	const char *cache_dir;	   /* optional disk cache; NULL = none */
 	uint64_t cache_dir_size_bytes;
 	struct http_engine *engine; /* for stats; not owned */
+	/* Staging and uploads; not owned, must outlive the fs.  NULL: every
+	 * operation that would change the bucket answers EROFS. */
+	struct upload_mgr *upload;
 	/* Added for tests; leave zero/NULL in production. */
 	uint64_t (*clock_ms)(void *ud); /* NULL = time_mono_ms */
 	void *clock_ud;

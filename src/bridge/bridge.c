@@ -77,6 +77,9 @@ static void reply_err(fuse_req_t req, const char *op, int err)
 	case EINVAL:
 	case ELOOP:
 	case ENOSYS:
+	case EEXIST:
+	case ENOTEMPTY:
+	case EPERM:
 		break;
 	default:
 		log_warn("%s: %s", op, strerror(e));
@@ -114,8 +117,11 @@ static void reply_entry(fuse_req_t req, const char *op, int err,
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	/* ATOMIC_O_TRUNC: open(O_TRUNC) reaches fs_open whole, so the old
+	 * content is never fetched only to be thrown away. */
 	const unsigned want = FUSE_CAP_ASYNC_READ | FUSE_CAP_READDIRPLUS |
-			      FUSE_CAP_PARALLEL_DIROPS;
+			      FUSE_CAP_PARALLEL_DIROPS |
+			      FUSE_CAP_ATOMIC_O_TRUNC;
 
 	conn->want |= conn->capable & want;
 	/* Always plus: ls -l must not cost a lookup per name. */
@@ -342,8 +348,8 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	reply_err(req, "fsync", fs_fsync(req_fs(req), fi->fh, datasync != 0));
 }
 
-/* ---- the write path (fs/ answers EROFS for now)
- * ------------------------------ */
+/* ---- the write path ---------------------------------------------------------
+ */
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)

@@ -227,6 +227,8 @@ int fs_opendir(struct fs *fs, fs_ino_t ino, uint64_t *fh)
 	if (err)
 		goto fail;
 	err = fs_listing_get(fs, dir.data, &h->l);
+	if (!err)
+		err = fs_staged_merge(fs, dir.data, &h->l);
 	if (err)
 		goto fail;
 	h->dir = buf_steal(&dir, NULL);

@@ -1,4 +1,5 @@
-/* fs: construction, statfs, the write path's placeholders, hooks. */
+/* fs: construction, statfs, hooks.  The write path is in write.c and
+ * names.c. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,7 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	pthread_mutex_init(&fs->mu, NULL);
 	pthread_mutex_init(&fs->io_mu, NULL);
 	pthread_cond_init(&fs->io_cv, NULL);
+	(void)fs_write_init(fs);
 	*out = fs;
 	return 0;
 
@@ -102,6 +104,7 @@ void fs_free(struct fs *fs)
 		free(n); /* the node is the first member of its struct */
 	}
 	cache_map_fini(&fs->warned);
+	fs_write_fini(fs); /* staged files go on without us */
 	fs_inode_table_fini(fs);
 	cache_data_free(fs->data);
 	cache_meta_free(fs->meta);
@@ -150,72 +153,3 @@ void fs_get_stats(struct fs *fs, struct fs_stats *st)
 	pthread_mutex_unlock(&fs->mu);
 }
 
-/* ---- the write path: read-only until it lands ---------------------------- */
-
-int fs_setattr(struct fs *fs, fs_ino_t ino, const struct stat *attr, int to_set,
-	       struct stat *out, double *attr_timeout_s)
-{
-	return -EROFS;
-}
-
-int fs_mknod(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
-	     dev_t rdev, struct fs_entry *out)
-{
-	return -EROFS;
-}
-
-int fs_mkdir(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
-	     struct fs_entry *out)
-{
-	return -EROFS;
-}
-
-int fs_unlink(struct fs *fs, fs_ino_t parent, const char *name)
-{
-	return -EROFS;
-}
-
-int fs_rmdir(struct fs *fs, fs_ino_t parent, const char *name)
-{
-	return -EROFS;
-}
-
-int fs_symlink(struct fs *fs, const char *target, fs_ino_t parent,
-	       const char *name, struct fs_entry *out)
-{
-	return -EROFS;
-}
-
-int fs_rename(struct fs *fs, fs_ino_t parent, const char *name,
-	      fs_ino_t newparent, const char *newname, unsigned int flags)
-{
-	return -EROFS;
-}
-
-int fs_link(struct fs *fs, fs_ino_t ino, fs_ino_t newparent,
-	    const char *newname, struct fs_entry *out)
-{
-	return -EROFS;
-}
-
-int fs_create(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
-	      int flags, struct fs_entry *out, uint64_t *fh)
-{
-	return -EROFS;
-}
-
-ssize_t fs_write(struct fs *fs, uint64_t fh, const void *buf, size_t size,
-		 uint64_t off)
-{
-	return -EROFS;
-}
-
-int fs_flush(struct fs *fs, uint64_t fh)
-{
-	return 0; /* nothing is ever dirty yet */
-}
-
-int fs_fsync(struct fs *fs, uint64_t fh, bool datasync)
-{
-	return 0;
-}

@@ -55,6 +55,13 @@ struct fs_inode {
 	/* readlink cache, guarded by: mu */
 	char *link_target;
 	uint64_t link_ms;
+	/* write.c, guarded by: mu.  A staged file pins its inode: its
+	 * attributes are the local ones, never revalidated, until it is
+	 * stored and nothing refers to it (staged_refs: open handles and
+	 * operations in progress). */
+	struct upload_file *uf;
+	unsigned staged_refs;
+	bool mtime_dirty; /* written since the mtime went to uf */
 };
 
 struct fs {
@@ -78,6 +85,12 @@ struct fs {
 	pthread_mutex_t io_mu;
 	pthread_cond_t io_cv;
 	uint64_t gets_inflight; /* guarded by: io_mu */
+
+	/* write path (write.c, names.c) */
+	struct upload_mgr *up; /* NULL: read-only */
+	pthread_mutex_t patch_mu; /* serialises listing patches; no nesting */
+	char **old_keys; /* guarded by: mu; keys renamed away (see names.c) */
+	size_t n_old_keys, cap_old_keys;
 };
 
 static inline uint64_t fs_now_ms(const struct fs *fs)
@@ -127,6 +140,34 @@ void fs_found_from_dirent(const struct cache_dirent *d, uint64_t fetched_ms,
 			  struct fs_found *f);
 /* Log once per key that it cannot be a file name. */
 void fs_warn_key(struct fs *fs, const char *key, const char *why);
+
+/* ---- write.c / names.c: the write path ---- */
+/* Write handles are tagged with the low bit (calloc'd pointers never
+ * have it), so read.c can hand them over. */
+static inline bool fs_fh_is_staged(uint64_t fh)
+{
+	return (fh & 1) != 0;
+}
+/* Whether an open of ino with flags must go through staging (write
+ * access, O_TRUNC, or content not yet stored).  Caller holds mu. */
+bool fs_open_needs_staging(struct fs *fs, const struct fs_inode *in,
+			   int flags);
+int fs_staged_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
+		   bool *keep_cache);
+int fs_staged_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
+		   fs_read_cb cb, void *ud);
+void fs_staged_release(struct fs *fs, uint64_t fh);
+/* Look up a staged file by key: 1 answered (e filled, count raised), 0
+ * not staged.  No lock held on entry. */
+int fs_staged_lookup(struct fs *fs, fs_ino_t parent, const char *key,
+		     uint64_t now, struct fs_entry *e);
+/* Add the staged files under dir that the listing lacks: *l may be
+ * replaced by a private copy.  0 or -ENOMEM. */
+int fs_staged_merge(struct fs *fs, const char *dir, struct cache_listing **l);
+int fs_write_init(struct fs *fs);
+void fs_write_fini(struct fs *fs);
+/* Unhash in (its key now names something else).  Caller holds mu. */
+void fs_inode_unhash(struct fs *fs, struct fs_inode *in);
 
 /* ---- list pages (the store hands out owned entries) ---- */
 void fs_list_page_free(struct oss_list_page *p);

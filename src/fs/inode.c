@@ -65,7 +65,7 @@ static struct fs_inode *inode_new(struct fs *fs, fs_ino_t parent,
 	return in;
 }
 
-static void inode_unhash(struct fs *fs, struct fs_inode *in)
+void fs_inode_unhash(struct fs *fs, struct fs_inode *in)
 {
 	if (!in->hashed)
 		return;
@@ -75,7 +75,7 @@ static void inode_unhash(struct fs *fs, struct fs_inode *in)
 
 static void inode_destroy(struct fs *fs, struct fs_inode *in)
 {
-	inode_unhash(fs, in);
+	fs_inode_unhash(fs, in);
 	cache_map_remove(&fs->by_ino, &in->by_ino);
 	fs->st.inodes--;
 	free(in->link_target);
@@ -85,7 +85,7 @@ static void inode_destroy(struct fs *fs, struct fs_inode *in)
 
 void fs_inode_maybe_free(struct fs *fs, struct fs_inode *in)
 {
-	if (in == fs->root || in->nlookup || in->open_count)
+	if (in == fs->root || in->nlookup || in->open_count || in->uf)
 		return;
 	inode_destroy(fs, in);
 }
@@ -190,9 +190,17 @@ struct fs_inode *fs_inode_enter(struct fs *fs, fs_ino_t parent, const char *key,
 {
 	struct fs_inode *in = fs_inode_by_key(fs, key);
 
+	/* A staged file's attributes are the local ones (write.c). */
+	if (in && in->uf) {
+		if (count)
+			in->nlookup++;
+		if (e)
+			entry_fill(fs, in, now_ms, e);
+		return in;
+	}
 	if (in && in->type != f->type) {
 		/* The kernel cannot change an inode's type: new number. */
-		inode_unhash(fs, in);
+		fs_inode_unhash(fs, in);
 		fs_inode_maybe_free(fs, in);
 		in = NULL;
 	}
@@ -360,6 +368,9 @@ static int lookup_child(struct fs *fs, struct fs_inode *dir, const char *name,
 		err = buf_append_str(&key, name);
 	if (err)
 		goto out;
+	/* Content not stored yet is in no listing. */
+	if (fs_staged_lookup(fs, dir->ino, key.data, now, e))
+		goto out;
 	if (lookup_in_listing(fs, dir, dirpfx.data, name, key.data, now, e,
 			      &err))
 		goto out;
@@ -437,7 +448,8 @@ int fs_inode_revalidate(struct fs *fs, struct fs_inode *in)
 	if (in == fs->root)
 		return 0; /* the mount point always exists */
 	pthread_mutex_lock(&fs->mu);
-	fresh = cache_is_fresh(in->attr_ms, now, fs->cfg.attr_ttl_ms);
+	/* A staged file is what we have locally, not what is stored. */
+	fresh = in->uf || cache_is_fresh(in->attr_ms, now, fs->cfg.attr_ttl_ms);
 	type = in->type;
 	pthread_mutex_unlock(&fs->mu);
 	if (fresh)
@@ -447,7 +459,7 @@ int fs_inode_revalidate(struct fs *fs, struct fs_inode *in)
 	if (!err && f.type != in->type)
 		err = -ENOENT; /* became something else: a new inode */
 	if (err == -ENOENT)
-		inode_unhash(fs, in);
+		fs_inode_unhash(fs, in);
 	else if (!err)
 		inode_apply(in, &f);
 	pthread_mutex_unlock(&fs->mu);

@@ -59,14 +59,15 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 {
 	struct open_file *h = NULL;
 	struct fs_inode *in;
+	bool staged = false;
 	int err = 0;
 
-	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
-		return -EROFS;
 	pthread_mutex_lock(&fs->mu);
 	in = fs_inode_get(fs, ino);
 	if (!in)
 		err = -ESTALE;
+	else if ((staged = fs_open_needs_staging(fs, in, flags)))
+		err = 0; /* write.c decides */
 	else if (in->type == CACHE_ENT_DIR)
 		err = -EISDIR;
 	else if (in->type == CACHE_ENT_SYMLINK)
@@ -74,6 +75,8 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 	else
 		in->open_count++; /* pins in while we revalidate */
 	pthread_mutex_unlock(&fs->mu);
+	if (staged)
+		return fs_staged_open(fs, ino, flags, fh, keep_cache);
 	if (err)
 		return err;
 	err = fs_inode_revalidate(fs, in);
@@ -114,6 +117,10 @@ void fs_release(struct fs *fs, uint64_t fh)
 	struct open_file *h = (struct open_file *)(uintptr_t)fh;
 	struct fs_inode *in;
 
+	if (fs_fh_is_staged(fh)) {
+		fs_staged_release(fs, fh);
+		return;
+	}
 	if (!h)
 		return;
 	pthread_mutex_lock(&fs->mu);
@@ -321,6 +328,8 @@ int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 	unsigned n;
 	int err;
 
+	if (fs_fh_is_staged(fh))
+		return fs_staged_read(fs, fh, off, size, cb, ud);
 	if (fs->hooks.on_read)
 		fs->hooks.on_read(fs->hooks.ud, h->ino, h->key, h->etag,
 				  h->size, off, size);

@@ -1,8 +1,9 @@
 /* ossfs: the composition root.
  *
  * options -> logging -> mount point -> credentials -> fork -> (in the
- * child) provider -> http engine -> oss client -> probe -> fs -> mount ->
- * "ready" -> serve -> tear down in reverse.
+ * child) provider -> http engine -> oss client -> probe -> upload -> fs ->
+ * mount -> "ready" -> serve -> tear down in reverse, waiting for pending
+ * uploads once unmounted.
  *
  * Everything that can be checked without threads (the command line, the
  * log file, the mount point, the passwd files) is checked before the fork
@@ -31,6 +32,7 @@
 #include "main_i.h"
 #include "options_i.h"
 #include "oss.h"
+#include "upload.h"
 
 #define MSG_MAX 1024
 /* configure(): stop here with status 0 (--help, --version, mount -f). */
@@ -44,6 +46,7 @@ struct app {
 	struct auth_provider *provider; /* NULL for public buckets */
 	struct http_engine *engine;
 	struct oss_store store;
+	struct upload_mgr *upload; /* NULL on a read-only mount */
 	struct fs *fs;
 	struct bridge *bridge;
 };
@@ -299,6 +302,74 @@ static int run_probe(struct app *app, char *msg)
 				     app->o.public_bucket, msg, MSG_MAX);
 }
 
+/* Where staged files live unless staging_dir= says: root's state
+ * directory, else the user's cache directory. */
+static int staging_root(const struct opts *o, struct buf *out)
+{
+	const char *home = getenv("HOME");
+
+	if (o->staging_dir)
+		return buf_append_str(out, o->staging_dir);
+	if (geteuid() == 0)
+		return buf_append_str(out, "/var/lib/ossfs/staging");
+	if (home && *home == '/')
+		return buf_appendf(out, "%s/.cache/ossfs/staging", home);
+	return buf_appendf(out, "/tmp/ossfs-%u/staging", (unsigned)geteuid());
+}
+
+static void upload_options(const struct opts *o, struct upload_config *uc)
+{
+	upload_config_defaults(uc);
+	if (o->upload_delay_ms >= 0)
+		uc->delay_ms = (uint32_t)o->upload_delay_ms;
+	if (o->upload_workers > 0)
+		uc->workers = (unsigned)o->upload_workers;
+	if (o->multipart_threshold_bytes > 0)
+		uc->multipart_threshold_bytes =
+			(uint64_t)o->multipart_threshold_bytes;
+	if (o->part_size_bytes > 0)
+		uc->part_size_bytes = (uint64_t)o->part_size_bytes;
+	if (o->copy_part_threshold_bytes > 0)
+		uc->copy_part_threshold_bytes =
+			(uint64_t)o->copy_part_threshold_bytes;
+}
+
+/* Staging and uploads; staged files a killed daemon left behind for this
+ * bucket are queued at once. */
+static int start_upload(struct app *app, char *msg)
+{
+	const struct opts *o = &app->o;
+	struct upload_config uc;
+	struct buf root, id;
+	size_t recovered = 0;
+	int rc;
+
+	if (o->readonly)
+		return 0;
+	upload_options(o, &uc);
+	buf_init(&root, 0);
+	buf_init(&id, 0);
+	rc = staging_root(o, &root);
+	if (!rc)
+		rc = buf_appendf(&id, "%s %s %s", o->endpoint_url, o->bucket,
+				 o->prefix);
+	uc.staging_root = root.data;
+	uc.identity = id.data;
+	if (!rc)
+		rc = upload_mgr_new(&uc, &app->store, &app->upload, &recovered);
+	if (rc < 0)
+		snprintf(msg, MSG_MAX,
+			 "cannot use the staging directory under %s: %s "
+			 "(set staging_dir=, or mount with -o ro)",
+			 root.data ? root.data : "?", strerror(-rc));
+	else if (recovered)
+		log_warn("uploading %zu file(s) a previous ossfs left in %s",
+			 recovered, upload_mgr_dir(app->upload));
+	buf_fini(&id);
+	buf_fini(&root);
+	return rc < 0 ? OSSFS_EXIT_FAILURE : 0;
+}
+
 static int start_fs(struct app *app, char *msg)
 {
 	const struct opts *o = &app->o;
@@ -309,6 +380,7 @@ static int start_fs(struct app *app, char *msg)
 	fc.prefix = o->prefix;
 	fc.readonly = o->readonly;
 	fc.engine = app->engine;
+	fc.upload = app->upload;
 	if (o->uid >= 0)
 		fc.uid = (uid_t)o->uid;
 	if (o->gid >= 0)
@@ -364,7 +436,7 @@ static int start(struct app *app, char *msg)
 {
 	int (*const steps[])(struct app *, char *) = {
 		resolve_region, make_provider, start_engine, start_client,
-		run_probe,	start_fs,      start_mount,
+		run_probe,	start_upload,  start_fs,     start_mount,
 	};
 	int code = 0;
 
@@ -381,6 +453,11 @@ static void teardown(struct app *app)
 		bridge_free(app->bridge);
 	if (app->fs)
 		fs_free(app->fs);
+	/* Unmounted, but not done: what was written must reach the bucket
+	 * (umount and SIGTERM both come here). */
+	if (app->upload)
+		(void)upload_mgr_drain(app->upload);
+	upload_mgr_free(app->upload);
 	oss_store_destroy(&app->store);
 	if (app->engine)
 		http_engine_free(app->engine);
@@ -388,6 +465,7 @@ static void teardown(struct app *app)
 		auth_provider_free(app->provider);
 	app->bridge = NULL;
 	app->fs = NULL;
+	app->upload = NULL;
 	app->engine = NULL;
 	app->provider = NULL;
 }

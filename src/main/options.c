@@ -133,6 +133,20 @@ static const struct opt_def opt_table[] = {
 	    "keep downloaded data on disk here, across opens"),
 	VAL("cache_dir_size", K_SIZE, F(cache_dir_size_bytes), 0, INT64_MAX,
 	    "BYTES", "bound for cache_dir (K/M/G)"),
+	/* writing */
+	VAL("staging_dir", K_STR, F(staging_dir), 0, 0, "PATH",
+	    "stage written files here (/var/lib/ossfs/staging)"),
+	VAL("upload_delay", K_MS, F(upload_delay_ms), 0, 3600000, "SECS",
+	    "quiet period before a closed file uploads (0.2)"),
+	VAL("upload_workers", K_INT, F(upload_workers), 1, 256, "N",
+	    "files uploading at once (default 16)"),
+	VAL("multipart_threshold", K_SIZE, F(multipart_threshold_bytes), 1,
+	    INT64_MAX, "BYTES", "multipart upload from this size (32M)"),
+	VAL("part_size", K_SIZE, F(part_size_bytes), 102400, (int64_t)5 << 30,
+	    "BYTES", "smallest multipart part (8M; grows for huge files)"),
+	VAL("copy_part_threshold", K_SIZE, F(copy_part_threshold_bytes), 1,
+	    INT64_MAX, "BYTES",
+	    "rename with UploadPartCopy from this size (1G)"),
 	/* the network */
 	VAL("connections", K_INT, F(connections), 1, 1024, "N",
 	    "HTTP transfers in flight at once (default 64)"),
@@ -204,6 +218,9 @@ void opts_init(struct opts *o, enum opts_mode mode)
 	o->cache_size_bytes = o->cache_dir_size_bytes = -1;
 	o->connections = o->connect_timeout_ms = -1;
 	o->stall_timeout_ms = o->retries = -1;
+	o->upload_delay_ms = o->upload_workers = -1;
+	o->multipart_threshold_bytes = o->part_size_bytes = -1;
+	o->copy_part_threshold_bytes = -1;
 	o->loglevel = o->max_threads = -1;
 	buf_init(&o->fuse_opts, 4096);
 	buf_init(&o->notes, 4096);
@@ -211,11 +228,13 @@ void opts_init(struct opts *o, enum opts_mode mode)
 
 void opts_fini(struct opts *o)
 {
-	char **strs[] = { &o->source,	     &o->bucket,       &o->prefix,
-			  &o->mountpoint,    &o->endpoint,     &o->url,
-			  &o->region,	     &o->endpoint_url, &o->passwd_file,
-			  &o->ram_role_name, &o->ram_role_url, &o->cache_dir,
-			  &o->logfile,	     &o->fsname };
+	char **strs[] = {
+		&o->source,	   &o->bucket,	     &o->prefix,
+		&o->mountpoint,	   &o->endpoint,     &o->url,
+		&o->region,	   &o->endpoint_url, &o->passwd_file,
+		&o->ram_role_name, &o->ram_role_url, &o->cache_dir,
+		&o->logfile,	   &o->fsname,	     &o->staging_dir
+	};
 
 	for (size_t i = 0; i < OSSFS_ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
@@ -955,6 +974,12 @@ int opts_finish(struct opts *o, char *err, size_t err_size)
 		if (rc < 0 && rc != -ENOMEM)
 			fail(err, err_size, "cache_dir=%s: %s", o->cache_dir,
 			     strerror(-rc));
+	}
+	if (rc == 0) {
+		rc = absolute_path(&o->staging_dir);
+		if (rc < 0 && rc != -ENOMEM)
+			fail(err, err_size, "staging_dir=%s: %s",
+			     o->staging_dir, strerror(-rc));
 	}
 	if (rc == -ENOMEM)
 		fail(err, err_size, "out of memory");

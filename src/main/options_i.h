@@ -73,6 +73,11 @@ struct opts {
 	int64_t cache_size_bytes, cache_dir_size_bytes;
 	char *cache_dir;
 	int64_t connections, connect_timeout_ms, stall_timeout_ms, retries;
+	/* the write path (upload.h) */
+	char *staging_dir;
+	int64_t upload_delay_ms, upload_workers;
+	int64_t multipart_threshold_bytes, part_size_bytes;
+	int64_t copy_part_threshold_bytes;
 	char *logfile;
 	int64_t loglevel; /* enum log_level */
 	int64_t max_threads;

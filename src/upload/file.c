@@ -40,6 +40,8 @@ static void file_free_unlinked(struct upload_file *f)
 static int changed(struct upload_file *f, bool record)
 {
 	f->gen++;
+	if (f->discarded)
+		return 0; /* unlinked while open: never uploaded */
 	if (f->state == UF_QUEUED)
 		f->due_ms = time_mono_ms() + f->m->cfg.delay_ms;
 	return record || !f->journaled ? upload_journal_write(f) : 0;
@@ -188,8 +190,7 @@ int upload_file_set_key(struct upload_file *f, const char *key,
 	free(f->key);
 	f->key = k;
 	f->remote = false;
-	if (!f->discarded)
-		err = changed(f, true);
+	err = changed(f, true);
 	pthread_mutex_unlock(&m->mu);
 	return err;
 }
@@ -202,8 +203,7 @@ int upload_file_set_posix(struct upload_file *f,
 
 	pthread_mutex_lock(&m->mu);
 	f->posix = *posix;
-	if (!f->discarded)
-		err = changed(f, true);
+	err = changed(f, true);
 	pthread_mutex_unlock(&m->mu);
 	return err;
 }

@@ -7,8 +7,9 @@
 #  - /lib/... becomes /usr/lib/...: Debian 12's debhelper installs
 #    systemd units in /lib/systemd/system, RPM in /usr/lib/systemd/system,
 #    the same directory on a merged-/usr system;
-#  - man pages lose ".gz": dh_compress always compresses, rpm's
-#    brp-compress only where the distribution configures it;
+#  - man pages and documents lose ".gz": dh_compress compresses man pages
+#    and documents over 4 kB (Debian policy 12.3), rpm's brp-compress
+#    man pages only, and only where the distribution configures it;
 #  - Debian-only metadata is dropped: /usr/share/doc/ossfs/copyright and
 #    changelog(.Debian).gz (policy 12.5, 12.7) and the lintian overrides;
 #  - RPM-only metadata is dropped: /usr/lib/.build-id/ links;
@@ -31,8 +32,8 @@ esac | awk '
 	{
 		mode = $1; path = $2
 		sub(/^\/lib\//, "/usr/lib/", path)
-		if (path ~ /^\/usr\/share\/man\//) sub(/\.gz$/, "", path)
-		if (path ~ /^\/usr\/share\/doc\/ossfs\/(copyright|changelog(\.Debian)?\.gz)$/) next
+		if (path ~ /^\/usr\/share\/(man|doc)\//) sub(/\.gz$/, "", path)
+		if (path ~ /^\/usr\/share\/doc\/ossfs\/(copyright|changelog(\.Debian)?)$/) next
 		if (path ~ /^\/usr\/share\/lintian\/overrides\//) next
 		if (path ~ /^\/usr\/lib\/\.build-id(\/|$)/) next
 		print mode, path
