@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "auth.h"
 #include "base.h"
 #include "bridge.h"
@@ -440,6 +442,12 @@ static int start(struct app *app, char *msg)
 	};
 	int code = 0;
 
+	/* Library initialisation, once, while this process has one thread:
+	 * the RAM-role provider uses curl before the engine exists. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(msg, MSG_MAX, "cannot initialise libcurl");
+		return OSSFS_EXIT_FAILURE;
+	}
 	for (size_t i = 0; i < OSSFS_ARRAY_SIZE(steps) && code == 0; i++) {
 		msg[0] = '\0';
 		code = steps[i](app, msg);
