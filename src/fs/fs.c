@@ -152,4 +152,3 @@ void fs_get_stats(struct fs *fs, struct fs_stats *st)
 	st->next_ino = fs->next_ino;
 	pthread_mutex_unlock(&fs->mu);
 }
-

@@ -87,7 +87,7 @@ struct fs {
 	uint64_t gets_inflight; /* guarded by: io_mu */
 
 	/* write path (write.c, names.c) */
-	struct upload_mgr *up; /* NULL: read-only */
+	struct upload_mgr *up;	  /* NULL: read-only */
 	pthread_mutex_t patch_mu; /* serialises listing patches; no nesting */
 	char **old_keys; /* guarded by: mu; keys renamed away (see names.c) */
 	size_t n_old_keys, cap_old_keys;
@@ -150,8 +150,7 @@ static inline bool fs_fh_is_staged(uint64_t fh)
 }
 /* Whether an open of ino with flags must go through staging (write
  * access, O_TRUNC, or content not yet stored).  Caller holds mu. */
-bool fs_open_needs_staging(struct fs *fs, const struct fs_inode *in,
-			   int flags);
+bool fs_open_needs_staging(struct fs *fs, const struct fs_inode *in, int flags);
 int fs_staged_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 		   bool *keep_cache);
 int fs_staged_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
