@@ -179,6 +179,7 @@ void cache_meta_get_stats(struct cache_meta *c, struct cache_meta_stats *st);
 struct cache_data;
 struct cache_block;
 struct cache_waiter;
+struct cache_disk;
 
 /* Called once when a block a reader waits for is filled (err 0) or has
  * failed (-errno).  Runs on the thread that called cache_data_fill_done,
@@ -201,21 +202,72 @@ enum cache_acquire_result {
 			  cache_data_fill_done */
 };
 
+/* Why a block was fetched.  It decides who may evict it and whether it
+ * is admitted at all when memory is short (see data.c's design note):
+ * a read a process waits for always gets its bytes; read-ahead may push
+ * out data already read and unread directory prefetch; directory
+ * prefetch may only push out data already read. */
+enum cache_class {
+	CACHE_CLASS_DEMAND = 0,
+	CACHE_CLASS_READAHEAD,
+	CACHE_CLASS_PREFETCH,
+};
+#define CACHE_CLASS_COUNT 3
+
+/* budget_bytes 0 = CACHE_DEFAULT_BUDGET_BYTES (tests); the daemon passes
+ * cache_default_budget() or the user's cache_size. */
+#define CACHE_DEFAULT_BUDGET_BYTES ((uint64_t)256 << 20)
 int cache_data_new(uint64_t budget_bytes, struct cache_data **out);
 /* All blocks must be idle (no fetch in flight). */
 void cache_data_free(struct cache_data *c);
 
+/* The daemon's default budget: an eighth of physical memory, at least
+ * 256 MiB and at most 4 GiB. */
+uint64_t cache_default_budget(void);
+
+/* Share of the budget that directory prefetch may hold in fetched but
+ * not yet read data, in percent (default 50). */
+void cache_data_set_prefetch_share(struct cache_data *c, unsigned pct);
+/* Use disk (not owned; may be NULL) as a second level: blocks missing
+ * from memory are looked for there before the network, and every block
+ * fetched is written there.  Set before use. */
+void cache_data_set_disk(struct cache_data *c, struct cache_disk *disk);
+
 /* Find block index of object version (key, etag) whose full length is
  * len bytes.  On success *out holds a reference for the caller in every
  * case and *res says what happened.  -ENOMEM when a new block cannot be
- * allocated. */
+ * allocated.  A new block here is of CACHE_CLASS_DEMAND, one index long;
+ * an existing run fetched by cache_data_acquire_run that covers index is
+ * returned as it is (see cache_block_first). */
 int cache_data_acquire(struct cache_data *c, const char *key, const char *etag,
 		       uint64_t index, size_t len, struct cache_waiter *w,
 		       struct cache_block **out,
 		       enum cache_acquire_result *res);
+
+/* For fetchers that nobody waits for (read-ahead, prefetch): make one
+ * block covering the longest run of missing indexes [first, first+n),
+ * n <= max_blocks, of an object of object_size bytes cut in blocks of
+ * block_bytes, and admit it under class cls.
+ *   0:        *out is a new block to fetch (a reference for the caller),
+ *             *nblocks its length in indexes.
+ *   -EEXIST:  index first is cached or on its way; *nblocks is how many
+ *             indexes that existing block covers from first on.
+ *   -ENOSPC:  no room for cls now (try later, or give up).
+ *   -ENOMEM, -EINVAL (first past the end). */
+int cache_data_acquire_run(struct cache_data *c, const char *key,
+			   const char *etag, uint64_t first,
+			   uint32_t block_bytes, uint64_t object_size,
+			   uint64_t max_blocks, enum cache_class cls,
+			   struct cache_block **out, uint64_t *nblocks);
+
 /* The fetcher's buffer (cache_block_cap bytes) for a CACHE_FILL block. */
 void *cache_block_buf(struct cache_block *b);
 size_t cache_block_cap(const struct cache_block *b);
+/* The first index a block covers (a run covers several). */
+uint64_t cache_block_first(const struct cache_block *b);
+/* Try to fill a new block from the disk cache.  true: filled and
+ * finished (cache_data_fill_done was called); false: fetch it. */
+bool cache_data_fill_from_disk(struct cache_data *c, struct cache_block *b);
 /* Finish a CACHE_FILL block: err 0 with len valid bytes (a short block
  * means the object ended early), or -errno, in which case the block
  * leaves the cache so a later read tries again.  Wakes every waiter.
@@ -226,15 +278,75 @@ const void *cache_block_data(const struct cache_block *b);
 size_t cache_block_len(const struct cache_block *b);
 void cache_block_unref(struct cache_data *c, struct cache_block *b);
 
+/* Bytes the daemon holds outside the block table (upload buffers) count
+ * against the same budget.  Charging evicts cached blocks as a foreground
+ * read would and never refuses: the caller bounds what it holds. */
+void cache_data_charge(struct cache_data *c, uint64_t bytes);
+void cache_data_uncharge(struct cache_data *c, uint64_t bytes);
+
 struct cache_data_stats {
 	uint64_t hits;
 	uint64_t waits; /* joined a fetch already in flight */
 	uint64_t fills; /* fetches started */
 	uint64_t evictions;
-	uint64_t bytes; /* charged to the budget now */
+	uint64_t bytes; /* charged to the budget now (blocks + charged) */
 	uint64_t budget;
 	size_t blocks;
+	uint64_t misses;	/* demand blocks started (a reader waited) */
+	uint64_t charged_bytes; /* of bytes: cache_data_charge */
+	uint64_t peak_bytes;
+	uint64_t refused; /* runs refused for want of room */
+	uint64_t disk_hits;
+	/* Per class: bytes fetched into the cache, of them read by someone,
+	 * and evicted before anyone read them. */
+	uint64_t fetched_bytes[CACHE_CLASS_COUNT];
+	uint64_t used_bytes[CACHE_CLASS_COUNT];
+	uint64_t evicted_unused_bytes[CACHE_CLASS_COUNT];
+	/* Held now: fetched or in flight, not read yet. */
+	uint64_t unused_bytes[CACHE_CLASS_COUNT];
 };
 void cache_data_get_stats(struct cache_data *c, struct cache_data_stats *st);
+
+/* ---- the disk cache ------------------------------------------------------ */
+
+/* Blocks of object versions in files under a directory, bounded in bytes.
+ * A block is named by a hash of (key, ETag, index) and its
+ * file repeats key and ETag in a header that is checked on every read, so
+ * a changed object is never served and a hash collision is a miss.  The
+ * directory survives a remount: the index is rebuilt by scanning it at
+ * start-up.  Writes happen on a thread of its own (a bounded queue: when
+ * it is full a block is simply not kept); reads are synchronous local
+ * file reads.  Least recently used files are deleted to stay under the
+ * size; every deletion is counted and logged at info level. */
+struct cache_disk_stats {
+	uint64_t bytes;
+	uint64_t limit;
+	uint64_t files;
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t writes;
+	uint64_t write_drops; /* queue full or write failed */
+	uint64_t evicted_files;
+	uint64_t evicted_bytes;
+};
+
+/* 0 or -errno (the directory cannot be created or used). */
+int cache_disk_new(const char *dir, uint64_t limit_bytes,
+		   struct cache_disk **out);
+/* Finishes queued writes, then frees. */
+void cache_disk_free(struct cache_disk *d);
+/* Whether block index of (key, etag) is on disk (an index lookup). */
+bool cache_disk_has(struct cache_disk *d, const char *key, const char *etag,
+		    uint64_t index);
+/* Read block index (len bytes) into buf: 0, or -ENOENT when it is not
+ * there or not what it should be. */
+int cache_disk_get(struct cache_disk *d, const char *key, const char *etag,
+		   uint64_t index, void *buf, size_t len);
+/* Queue a copy of block index for writing.  Never blocks. */
+void cache_disk_put(struct cache_disk *d, const char *key, const char *etag,
+		    uint64_t index, const void *data, size_t len);
+/* Wait until queued writes are on disk (tests). */
+void cache_disk_flush(struct cache_disk *d);
+void cache_disk_get_stats(struct cache_disk *d, struct cache_disk_stats *st);
 
 #endif

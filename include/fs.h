@@ -65,6 +65,7 @@
 
 struct fs;
 struct cache_listing;
+struct prefetch_config;
 struct upload_mgr;
 
 struct fs_config {
@@ -80,6 +81,9 @@ struct fs_config {
 	const char *cache_dir;	   /* optional disk cache; NULL = none */
 	uint64_t cache_dir_size_bytes;
 	struct http_engine *engine; /* for stats; not owned */
+	/* Directory prefetch and read-ahead (prefetch.h); not owned.  NULL:
+	 * none (what unit tests of fs/ get from fs_config_defaults). */
+	const struct prefetch_config *prefetch;
 	/* Staging and uploads; not owned, must outlive the fs.  NULL: every
 	 * operation that would change the bucket answers EROFS. */
 	struct upload_mgr *upload;
@@ -218,6 +222,14 @@ struct fs_prefetch_hooks {
 };
 /* Install before the mount serves requests; NULL removes them. */
 void fs_set_prefetch_hooks(struct fs *fs, const struct fs_prefetch_hooks *h);
+
+/* ---- observability ------------------------------------------------------ */
+
+/* The root holds one name no listing shows: a read-only file whose text
+ * is the daemon's counters, one "name value" per line (requests by kind,
+ * bytes fetched, cache hits and misses, prefetched bytes used and
+ * wasted, transfers in flight, memory in use against the budget). */
+#define FS_STATS_NAME ".ossfs-stats"
 
 /* ---- introspection for tests --------------------------------------------- */
 

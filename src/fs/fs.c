@@ -54,8 +54,8 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	if (!fs->prefix)
 		goto fail_fs;
 	fs->cfg.prefix = fs->prefix;
-	fs->cfg.cache_dir = NULL; /* not kept: the disk cache is to come */
-	fs->store = store;
+	fs->cfg.cache_dir = NULL; /* not kept: fs_ahead_init uses it */
+	fs_count_requests(fs, store);
 	fs->block_bytes = cfg->block_size_bytes ? cfg->block_size_bytes
 						: FS_DEFAULT_BLOCK_BYTES;
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
@@ -65,9 +65,12 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	err = cache_data_new(cfg->cache_size_bytes, &fs->data);
 	if (err)
 		goto fail_meta;
-	err = cache_map_init(&fs->warned, 64);
+	err = fs_ahead_init(fs, cfg);
 	if (err)
 		goto fail_data;
+	err = cache_map_init(&fs->warned, 64);
+	if (err)
+		goto fail_ahead;
 	err = fs_inode_table_init(fs);
 	if (err)
 		goto fail_warned;
@@ -80,8 +83,11 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 
 fail_warned:
 	cache_map_fini(&fs->warned);
+fail_ahead:
+	fs_ahead_fini(fs);
 fail_data:
 	cache_data_free(fs->data);
+	fs_ahead_fini_disk(fs);
 fail_meta:
 	cache_meta_free(fs->meta);
 fail_prefix:
@@ -106,7 +112,9 @@ void fs_free(struct fs *fs)
 	cache_map_fini(&fs->warned);
 	fs_write_fini(fs); /* staged files go on without us */
 	fs_inode_table_fini(fs);
+	fs_ahead_fini(fs);
 	cache_data_free(fs->data);
+	fs_ahead_fini_disk(fs);
 	cache_meta_free(fs->meta);
 	pthread_cond_destroy(&fs->io_cv);
 	pthread_mutex_destroy(&fs->io_mu);

@@ -21,6 +21,24 @@
 #define FS_LOOKUP_LIST_KEYS    100
 #define FS_WARNED_MAX	       10000
 
+/* Requests by kind, counted by stats.c's wrapper of the store. */
+enum fs_req_kind {
+	FS_REQ_GET = 0,
+	FS_REQ_HEAD,
+	FS_REQ_LIST,
+	FS_REQ_PUT,
+	FS_REQ_COPY,
+	FS_REQ_DELETE,
+	FS_REQ_MULTIPART,
+	FS_REQ_SYMLINK,
+	FS_REQ_OTHER,
+	FS_REQ_COUNT
+};
+
+/* The stats file's inode: never handed out by the counter. */
+#define FS_STATS_INO ((fs_ino_t)UINT64_MAX - 1)
+#define FS_STATS_MAX ((off_t)1 << 20)
+
 /* What the store told us about one name, from a listing or a HEAD. */
 struct fs_found {
 	enum cache_ent_type type;
@@ -85,6 +103,13 @@ struct fs {
 	pthread_mutex_t io_mu;
 	pthread_cond_t io_cv;
 	uint64_t gets_inflight; /* guarded by: io_mu */
+
+	/* fetching ahead and observability (ahead.c, stats.c) */
+	struct prefetch *pf;	      /* NULL: no prefetch */
+	struct cache_disk *disk;      /* NULL: no disk cache */
+	struct oss_store *real_store; /* what `store` counts and forwards to */
+	struct oss_store counted;
+	atomic_uint_fast64_t req[FS_REQ_COUNT];
 
 	/* write path (write.c, names.c) */
 	struct upload_mgr *up;	  /* NULL: read-only */
@@ -167,6 +192,24 @@ int fs_write_init(struct fs *fs);
 void fs_write_fini(struct fs *fs);
 /* Unhash in (its key now names something else).  Caller holds mu. */
 void fs_inode_unhash(struct fs *fs, struct fs_inode *in);
+
+/* ---- ahead.c: disk cache and prefetch engine, from fs_config ---- */
+int fs_ahead_init(struct fs *fs, const struct fs_config *cfg);
+/* Stop prefetching and wait for its GETs (before the session goes). */
+void fs_ahead_stop(struct fs *fs);
+/* The engine goes before the data cache, the disk cache after it. */
+void fs_ahead_fini(struct fs *fs);
+void fs_ahead_fini_disk(struct fs *fs);
+
+/* ---- stats.c: request counters and the stats file ---- */
+/* Route fs->store through a wrapper that counts requests by kind. */
+void fs_count_requests(struct fs *fs, struct oss_store *real);
+/* FS_STATS_NAME at the root: true with e filled (not counted). */
+bool fs_stats_lookup(struct fs *fs, fs_ino_t parent, const char *name,
+		     struct fs_entry *e);
+void fs_stats_attr(struct fs *fs, struct stat *st);
+/* The counters as "name value" lines.  0 or -ENOMEM. */
+int fs_stats_text(struct fs *fs, struct buf *b);
 
 /* ---- list pages (the store hands out owned entries) ---- */
 void fs_list_page_free(struct oss_list_page *p);

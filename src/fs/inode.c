@@ -410,6 +410,8 @@ int fs_lookup(struct fs *fs, fs_ino_t parent, const char *name,
 		negative_entry(out, fs->cfg.neg_ttl_ms);
 		return err;
 	}
+	if (fs_stats_lookup(fs, parent, name, out))
+		return 0;
 	pthread_mutex_lock(&fs->mu);
 	dir = fs_inode_get(fs, parent);
 	if (!dir)
@@ -475,6 +477,11 @@ int fs_getattr(struct fs *fs, fs_ino_t ino, struct stat *st,
 	struct fs_entry e;
 	int err;
 
+	if (ino == FS_STATS_INO) {
+		fs_stats_attr(fs, st);
+		*attr_timeout_s = 0;
+		return 0;
+	}
 	pthread_mutex_lock(&fs->mu);
 	in = fs_inode_get(fs, ino);
 	pthread_mutex_unlock(&fs->mu);

@@ -22,6 +22,7 @@ struct open_file {
 	char *key;
 	char etag[FS_ETAG_LEN];
 	uint64_t size; /* as of the open: reads past it are at EOF */
+	char *text;    /* the stats file: its text as of the open */
 };
 
 struct read_req;
@@ -54,6 +55,34 @@ struct fetch {
 	fs_ino_t ino;
 };
 
+/* The stats file: a snapshot of the counters, so that reads at any
+ * offset of one open see one consistent text. */
+static int open_stats(struct fs *fs, int flags, uint64_t *fh, bool *keep_cache)
+{
+	struct open_file *h;
+	struct buf b;
+	int err;
+
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		return -EACCES;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	buf_init(&b, 0);
+	err = fs_stats_text(fs, &b);
+	h->ino = FS_STATS_INO;
+	h->size = b.len;
+	h->text = buf_steal(&b, NULL);
+	if (err || !h->text) {
+		free(h->text);
+		free(h);
+		return err ? err : -ENOMEM;
+	}
+	*keep_cache = false;
+	*fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
 int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 	    bool *keep_cache)
 {
@@ -62,6 +91,8 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 	bool staged = false;
 	int err = 0;
 
+	if (ino == FS_STATS_INO)
+		return open_stats(fs, flags, fh, keep_cache);
 	pthread_mutex_lock(&fs->mu);
 	in = fs_inode_get(fs, ino);
 	if (!in)
@@ -123,6 +154,11 @@ void fs_release(struct fs *fs, uint64_t fh)
 	}
 	if (!h)
 		return;
+	if (h->text) {
+		free(h->text);
+		free(h);
+		return;
+	}
 	pthread_mutex_lock(&fs->mu);
 	in = fs_inode_get(fs, h->ino);
 	if (in && in->open_count) {
@@ -139,7 +175,8 @@ void fs_release(struct fs *fs, uint64_t fh)
  */
 
 /* Gather the bytes of [off, off+len) from the blocks; a short block means
- * the object ended there. */
+ * the object ended there.  A slot's block may be a run that starts before
+ * its index (read-ahead, prefetch): offsets are from the run's start. */
 static int gather(struct read_req *rq)
 {
 	uint64_t pos = rq->off, end = rq->off + rq->len;
@@ -148,16 +185,19 @@ static int gather(struct read_req *rq)
 	for (unsigned i = 0; i < rq->n && pos < end; i++) {
 		const struct cache_block *b = rq->slots[i].blk;
 		uint64_t bstart = (rq->first + i) * rq->bs;
-		uint64_t bend = bstart + cache_block_len(b);
+		uint64_t rstart = cache_block_first(b) * rq->bs;
+		uint64_t bend = rstart + cache_block_len(b);
 
+		if (bend > bstart + rq->bs)
+			bend = bstart + rq->bs;
 		if (pos >= bend)
 			break;
 		rq->iov[k].iov_base =
-			(char *)cache_block_data(b) + (pos - bstart);
+			(char *)cache_block_data(b) + (pos - rstart);
 		rq->iov[k].iov_len = (bend < end ? bend : end) - pos;
 		pos += rq->iov[k].iov_len;
 		k++;
-		if (cache_block_len(b) < cache_block_cap(b))
+		if (bend < bstart + rq->bs)
 			break;
 	}
 	return k;
@@ -210,6 +250,8 @@ static void gets_done(struct fs *fs)
 
 void fs_quiesce(struct fs *fs)
 {
+	/* Readers may wait on prefetched blocks too. */
+	fs_ahead_stop(fs);
 	pthread_mutex_lock(&fs->io_mu);
 	while (fs->gets_inflight)
 		pthread_cond_wait(&fs->io_cv, &fs->io_mu);
@@ -314,8 +356,10 @@ static int read_block(struct fs *fs, const struct open_file *h,
 		atomic_fetch_sub(&rq->refs, 1); /* setup's ref remains */
 		return err;
 	}
-	if (res == CACHE_FILL)
+	if (res == CACHE_FILL && !cache_data_fill_from_disk(fs->data, b))
 		fetch_start(fs, h, b, index);
+	else if (res == CACHE_FILL)
+		cache_block_unref(fs->data, b); /* the fetcher's */
 	return 0;
 }
 
@@ -330,6 +374,15 @@ int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 
 	if (fs_fh_is_staged(fh))
 		return fs_staged_read(fs, fh, off, size, cb, ud);
+	if (h->text) {
+		struct iovec v = { h->text + (off < h->size ? off : h->size),
+				   0 };
+
+		if (off < h->size)
+			v.iov_len = h->size - off < size ? h->size - off : size;
+		cb(ud, 0, &v, v.iov_len ? 1 : 0);
+		return 0;
+	}
 	if (fs->hooks.on_read)
 		fs->hooks.on_read(fs->hooks.ud, h->ino, h->key, h->etag,
 				  h->size, off, size);
