@@ -10,6 +10,7 @@
 #   OSSFS_SKIP_INSTALL=1   do not run apt-get / npm
 #   OSSFS_SKIP_ASAN=1      skip the sanitizer build (gcc and clang builds
 #                          always run)
+#   OSSFS_SKIP_PACKAGING=1 skip building/installing the Debian and RPM packages
 #   OSSFS_VALGRIND=1       run the daemon under valgrind in mount tests
 #   OSSFS_BUILD=DIR        build directory (default build-test)
 # With --install-only it installs the dependencies and stops.
@@ -108,6 +109,26 @@ if [ "${1:-}" = "--install-only" ]; then
 	install_deps
 	exit
 fi
+# count_plain LOGFILE: add a closing "N passed, N failed" line.
+count_plain() {
+	local line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	p=$(echo "$line" | grep -oE '^[0-9]+')
+	f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+	total_pass=$((total_pass + ${p:-0}))
+	total_fail=$((total_fail + ${f:-0}))
+	[ -n "$line" ] || total_fail=$((total_fail + 1))
+}
+
+run_script() { # NAME COMMAND...
+	local name=$1
+	shift
+	echo "== $name"
+	"$@" >"$log_dir/$name.log" 2>&1
+	tail -5 "$log_dir/$name.log"
+	count_plain "$log_dir/$name.log"
+}
+
 mkdir -p "$log_dir"
 if [ -z "${OSSFS_SKIP_INSTALL:-}" ]; then
 	install_deps || { echo "dependency installation failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -128,6 +149,12 @@ for suite in server integration; do
 		run_pytest "$suite" "tests/$suite"
 	fi
 done
+
+# Packages: build the .deb and .rpm, install, mount through mount(8),
+# purge.  Needs root and changes the system, so it can be skipped.
+if [ -z "${OSSFS_SKIP_PACKAGING:-}" ]; then
+	run_script packaging bash tests/packaging/test_packages.sh
+fi
 
 echo
 echo "logs: $log_dir"
