@@ -495,6 +495,11 @@ int fs_fsync(struct fs *fs, uint64_t fh, bool datasync)
 	err = push_mtime(fs, h->in, h->uf);
 	if (!err)
 		err = upload_file_sync(h->uf);
+	/* The caller learns "not stored" (EIO), or a refusal it can act on;
+	 * a transport's errno (ECONNREFUSED, EAGAIN) means nothing to it. */
+	if (err && err != -EACCES && err != -EPERM && err != -ENOSPC &&
+	    err != -EDQUOT && err != -ENOMEM)
+		err = -EIO;
 	return err;
 }
 

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -180,6 +181,9 @@ class Mount:
         if region:
             opts.append(f"region={region}")
         opts += [f"logfile={self.log_path}", "loglevel=info"]
+        # Staged writes stay inside the test's own directory.
+        if not any(o.startswith("staging_dir=") for o in options):
+            opts.append(f"staging_dir={self.workdir / 'staging'}")
         opts += list(options)
         self.options = ",".join(opts)
         self.env = dict(env) if env is not None else key_env(self.workdir)
@@ -375,6 +379,56 @@ class Bucket:
     def get(self, key):
         return self._check(self.client().request("GET", self.bucket, key),
                            f"GET {key!r}").body
+
+    def head(self, key):
+        """The object's response headers, or None when it is missing."""
+        r = self.client().request("HEAD", self.bucket, key)
+        if r.status == 404:
+            return None
+        return {k.lower(): v for k, v in self._check(r, f"HEAD {key!r}")
+                .headers.items()}
+
+    def meta(self, key):
+        """x-oss-meta-* of key as {name: value}, or None when missing."""
+        h = self.head(key)
+        if h is None:
+            return None
+        return {k[len("x-oss-meta-"):]: v for k, v in h.items()
+                if k.startswith("x-oss-meta-")}
+
+    def _get_symlink(self, key):
+        return self._check(self.client().request(
+            "GET", self.bucket, key, query=[("symlink", None)]),
+            f"GetSymlink {key!r}")
+
+    def read_symlink(self, key):
+        r = self._get_symlink(key)
+        return urllib.parse.unquote(r.header("x-oss-symlink-target"))
+
+    def symlink_meta(self, key):
+        """x-oss-meta-* of the link itself (HEAD would follow it)."""
+        return {k.lower()[len("x-oss-meta-"):]: v
+                for k, v in self._get_symlink(key).headers.items()
+                if k.lower().startswith("x-oss-meta-")}
+
+    def listing(self, prefix=""):
+        """{key: (size, type)} of every key under prefix (all pages)."""
+        out, token = {}, None
+        while True:
+            q = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000"),
+                 ("encoding-type", "url")]
+            if token:
+                q.append(("continuation-token", token))
+            root = self._check(self.client().request(
+                "GET", self.bucket, "", query=q), "LIST").xml()
+            ns = root.tag[:root.tag.index("}") + 1] if "}" in root.tag else ""
+            for c in root.findall(ns + "Contents"):
+                key = urllib.parse.unquote(c.findtext(ns + "Key"))
+                out[key] = (int(c.findtext(ns + "Size")),
+                            c.findtext(ns + "Type"))
+            if root.findtext(ns + "IsTruncated") != "true":
+                return out
+            token = urllib.parse.unquote(root.findtext(ns + "NextContinuationToken"))
 
     def put_many(self, items, threads=16):
         """items: iterable of (key, bytes)."""

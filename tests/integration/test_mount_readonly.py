@@ -1,9 +1,8 @@
-"""The mutating operations answer EROFS until the write issue lands.
+"""A read-only mount (-o ro): every operation that would change the
+bucket fails with EROFS, from the kernel, and nothing reaches the server.
 
-TO FLIP when writes land: set WRITES_LANDED = True (these tests then
-skip) and let the write-path tests take over; SEMANTICS.md's [S-WRITE-*]
-statements move with them.  Each test names its operation, so the ones
-that stay read-only (hard links, device nodes) are easy to keep.
+The write path itself is tested in test_write*.py; these tests used to
+check the EROFS of the read-only days and now check `ro`.
 """
 import errno
 import os
@@ -14,18 +13,14 @@ import pytest
 from mount_util import (Bucket, mount_entry, mounts,  # noqa: F401
                         needs_fuse)
 
-WRITES_LANDED = False
-
-pytestmark = [needs_fuse,
-              pytest.mark.skipif(WRITES_LANDED,
-                                 reason="the write path has landed")]
+pytestmark = [needs_fuse]
 
 
 @pytest.fixture
 def rmount(server, mounts):
     Bucket(server).put_many([("f.txt", b"data"), ("d/x", b"x"),
                              ("empty/", b"")])
-    m = mounts(server)
+    m = mounts(server, options=["ro"])
     server.reset()
     return m
 
@@ -70,8 +65,8 @@ def test_every_op_is_listed():
 
 @pytest.mark.parametrize("op", OPS)
 def test_mutating_op_is_erofs(rmount, server, op):
-    """[S-WRITE-1] [S-OPEN-1] Every operation that would change the bucket
-    fails with EROFS and sends nothing to the server."""
+    """[S-WRITE-2] On a read-only mount every operation that would change
+    the bucket fails with EROFS and sends nothing to the server."""
     expect_erofs(mutating_ops(rmount.mnt)[op])
     reqs = server.stats()["requests"]
     for write_op in ("PutObject", "DeleteObject", "CopyObject",
@@ -81,8 +76,8 @@ def test_mutating_op_is_erofs(rmount, server, op):
 
 
 def test_bucket_unchanged_after_attempts(rmount, server):
-    """[S-WRITE-1] After every attempt the bucket and the mount are as
-    they were."""
+    """[S-WRITE-2] After every attempt on a read-only mount the bucket and
+    the mount are as they were."""
     for fn in mutating_ops(rmount.mnt).values():
         try:
             fd = fn()

@@ -1,8 +1,8 @@
 """SEMANTICS.md and its tests agree.
 
 A statement is defined in SEMANTICS.md as **[S-AREA-N]**; a test proves it
-by naming [S-AREA-N] in its docstring (tests/integration/test_mount_*.py
-and this file).  Fails when a statement has no test, a test names an
+by naming [S-AREA-N] in its docstring (tests/integration/test_mount_*.py,
+test_write*.py and this file).  Fails when a statement has no test, a test names an
 unknown statement, a statement is defined twice, or the document refers to
 an ID it does not define.
 """
@@ -29,7 +29,8 @@ def defined_ids():
 
 
 def proving_files():
-    return sorted(HERE.glob("test_mount_*.py")) + [pathlib.Path(__file__)]
+    return (sorted(HERE.glob("test_mount_*.py")) +
+            sorted(HERE.glob("test_write*.py")) + [pathlib.Path(__file__)])
 
 
 def collect_tested_ids():
