@@ -99,8 +99,12 @@ static bool is_due(const struct upload_mgr *m, const struct upload_file *f,
 {
 	if (f->state != UF_QUEUED)
 		return false;
-	if (m->draining || f->syncers)
-		return true;
+	if (f->syncers)
+		return true; /* fsync: now, whatever the backoff */
+	/* Unmounting skips the quiet period and open writers, not the
+	 * backoff after a failure: a server back in a second gets it. */
+	if (m->draining)
+		return f->failures == 0 || f->due_ms <= now;
 	return f->holds == 0 && f->due_ms <= now;
 }
 
@@ -112,7 +116,7 @@ static struct upload_file *pick(struct upload_mgr *m, uint64_t now,
 	for (struct upload_file *f = m->files; f; f = f->next) {
 		if (is_due(m, f, now))
 			return f;
-		if (f->state == UF_QUEUED && f->holds == 0 &&
+		if (f->state == UF_QUEUED && (f->holds == 0 || m->draining) &&
 		    f->due_ms - now < *wait_ms)
 			*wait_ms = f->due_ms - now;
 	}
