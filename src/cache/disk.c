@@ -261,7 +261,7 @@ static int scan(struct cache_disk *d)
 		if (!err)
 			err = scan_sub(sub, &v, &n, &cap);
 	}
-	if (!err)
+	if (!err && n)
 		qsort(v, n, sizeof(*v), by_mtime);
 	/* Oldest first, so the newest ends up at the front. */
 	for (size_t i = 0; i < n && !err; i++)
@@ -359,14 +359,16 @@ static void do_job(struct cache_disk *d, const struct disk_job *j)
 	uint64_t size =
 		DISK_HDR_LEN + strlen(j->key) + strlen(j->etag) + j->len;
 	struct disk_ent *old;
-	uint64_t evicted;
+	uint64_t evicted, before, after, step;
 	int err;
 
 	pthread_mutex_lock(&d->mu);
 	old = ent_find(d, j->hash);
 	if (old)
 		ent_remove(d, old, false);
+	before = d->st.evicted_bytes;
 	evicted = size <= d->limit ? make_room(d, size) : 0;
+	after = d->st.evicted_bytes;
 	if (size > d->limit) {
 		d->st.write_drops++;
 		pthread_mutex_unlock(&d->mu);
@@ -376,10 +378,12 @@ static void do_job(struct cache_disk *d, const struct disk_job *j)
 	 * the bound agree; undone when the write fails. */
 	d->st.bytes += size;
 	pthread_mutex_unlock(&d->mu);
-	if (evicted)
-		log_info("disk cache %s: evicted %" PRIu64 " files to stay "
-			 "under %" PRIu64 " bytes",
-			 d->dir, evicted, d->limit);
+	/* Said once per tenth of the bound evicted, not once per block. */
+	step = d->limit / 10 + 1;
+	if (evicted && before / step != after / step)
+		log_info("disk cache %s: %" PRIu64 " bytes evicted so far to "
+			 "stay under %" PRIu64,
+			 d->dir, after, d->limit);
 	err = write_file(d, j);
 	pthread_mutex_lock(&d->mu);
 	d->st.bytes -= size;

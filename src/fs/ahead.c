@@ -22,23 +22,23 @@ static void hook_read(void *ud, fs_ino_t ino, const char *key, const char *etag,
 	prefetch_on_read(ud, ino, key, etag, object_size, off, size);
 }
 
-/* A prefetched object's headers: its x-oss-meta-* for free, if the inode
+/* A prefetched object's headers say all a HEAD would: its x-oss-meta-*
+ * come for free, and the attributes count as fetched now, if the inode
  * is still that version. */
 static void learn_meta(void *ud, const char *key,
 		       const struct oss_object_meta *m)
 {
 	struct fs *fs = ud;
-	const struct oss_posix_meta *p = &m->posix;
+	uint64_t now = fs_now_ms(fs);
 	struct fs_inode *in;
 
-	if (!p->has_mode && !p->has_uid && !p->has_gid && !p->has_mtime)
-		return;
 	pthread_mutex_lock(&fs->mu);
 	in = fs_inode_by_key(fs, key);
-	if (in && in->type == CACHE_ENT_FILE && !in->has_meta &&
-	    strcmp(in->etag, m->etag) == 0) {
-		in->posix = *p;
+	if (in && in->type == CACHE_ENT_FILE && !in->uf &&
+	    strcmp(in->etag, m->etag) == 0 && in->attr_ms <= now) {
+		in->posix = m->posix;
 		in->has_meta = true;
+		in->attr_ms = now;
 	}
 	pthread_mutex_unlock(&fs->mu);
 }

@@ -34,6 +34,7 @@
 #include "main_i.h"
 #include "options_i.h"
 #include "oss.h"
+#include "prefetch.h"
 #include "upload.h"
 
 #define MSG_MAX 1024
@@ -48,7 +49,8 @@ struct app {
 	struct auth_provider *provider; /* NULL for public buckets */
 	struct http_engine *engine;
 	struct oss_store store;
-	struct upload_mgr *upload; /* NULL on a read-only mount */
+	struct upload_mgr *upload;	 /* NULL on a read-only mount */
+	struct prefetch_config prefetch; /* the fs points at it */
 	struct fs *fs;
 	struct bridge *bridge;
 };
@@ -372,6 +374,31 @@ static int start_upload(struct app *app, char *msg)
 	return rc < 0 ? OSSFS_EXIT_FAILURE : 0;
 }
 
+/* Prefetch is on unless noprefetch; its GETs leave 8 of the engine's
+ * connections to reads a process waits for. */
+static void configure_prefetch(struct app *app)
+{
+	const struct opts *o = &app->o;
+	struct prefetch_config *pc = &app->prefetch;
+
+	prefetch_config_defaults(pc);
+	pc->dir_prefetch = !o->no_prefetch;
+	if (o->prefetch_file_max_bytes >= 0)
+		pc->file_max_bytes = (uint64_t)o->prefetch_file_max_bytes;
+	if (o->prefetch_window > 0) {
+		pc->window_files = (uint32_t)o->prefetch_window;
+		pc->window_max_files = 4 * pc->window_files;
+	}
+	if (o->readahead_bytes == 0)
+		pc->readahead = false;
+	else if (o->readahead_bytes > 0)
+		pc->readahead_max_bytes = (uint64_t)o->readahead_bytes;
+	if (o->connections > 0)
+		pc->max_inflight = o->connections > 16
+					   ? (uint32_t)o->connections - 8
+					   : (uint32_t)(o->connections + 1) / 2;
+}
+
 static int start_fs(struct app *app, char *msg)
 {
 	const struct opts *o = &app->o;
@@ -395,12 +422,15 @@ static int start_fs(struct app *app, char *msg)
 		fc.dir_ttl_ms = (uint32_t)o->dir_ttl_ms;
 	if (o->neg_ttl_ms >= 0)
 		fc.neg_ttl_ms = (uint32_t)o->neg_ttl_ms;
-	if (o->cache_size_bytes >= 0)
-		fc.cache_size_bytes = (uint64_t)o->cache_size_bytes;
 	if (o->cache_dir)
 		fc.cache_dir = o->cache_dir;
 	if (o->cache_dir_size_bytes >= 0)
 		fc.cache_dir_size_bytes = (uint64_t)o->cache_dir_size_bytes;
+	fc.cache_size_bytes = o->cache_size_bytes > 0
+				      ? (uint64_t)o->cache_size_bytes
+				      : cache_default_budget();
+	configure_prefetch(app);
+	fc.prefetch = &app->prefetch;
 	rc = fs_new(&fc, &app->store, &app->fs);
 	if (rc < 0)
 		snprintf(msg, MSG_MAX, "cannot set up the file system%s%s: %s",

@@ -128,11 +128,21 @@ static const struct opt_def opt_table[] = {
 	VAL("negative_timeout", K_MS, F(neg_ttl_ms), 0, MS_MAX, "SECS",
 	    "remember missing names this long (default 60)"),
 	VAL("cache_size", K_SIZE, F(cache_size_bytes), 0, INT64_MAX, "BYTES",
-	    "memory budget for file data (default 256M)"),
+	    "memory budget for file data (default RAM/8)"),
 	VAL("cache_dir", K_STR, F(cache_dir), 0, 0, "PATH",
 	    "keep downloaded data on disk here, across opens"),
 	VAL("cache_dir_size", K_SIZE, F(cache_dir_size_bytes), 0, INT64_MAX,
-	    "BYTES", "bound for cache_dir (K/M/G)"),
+	    "BYTES", "bound for cache_dir (default 4G)"),
+	NOVAL("prefetch", K_FALSE, F(no_prefetch),
+	      "prefetch small files of opened directories (on)"),
+	NOVAL("noprefetch", K_TRUE, F(no_prefetch),
+	      "do not prefetch directories"),
+	VAL("prefetch_file_max", K_SIZE, F(prefetch_file_max_bytes), 0,
+	    INT64_MAX, "BYTES", "largest file prefetched whole (default 4M)"),
+	VAL("prefetch_window", K_INT, F(prefetch_window), 1, 1000000, "N",
+	    "files of a directory fetched ahead of reads (256)"),
+	VAL("readahead", K_SIZE, F(readahead_bytes), 0, INT64_MAX, "BYTES",
+	    "sequential read-ahead per file, at most (512M; 0 off)"),
 	/* writing */
 	VAL("staging_dir", K_STR, F(staging_dir), 0, 0, "PATH",
 	    "stage written files here (/var/lib/ossfs/staging)"),
@@ -216,6 +226,8 @@ void opts_init(struct opts *o, enum opts_mode mode)
 	o->uid = o->gid = o->umask = -1;
 	o->attr_ttl_ms = o->dir_ttl_ms = o->neg_ttl_ms = -1;
 	o->cache_size_bytes = o->cache_dir_size_bytes = -1;
+	o->prefetch_file_max_bytes = o->prefetch_window = -1;
+	o->readahead_bytes = -1;
 	o->connections = o->connect_timeout_ms = -1;
 	o->stall_timeout_ms = o->retries = -1;
 	o->upload_delay_ms = o->upload_workers = -1;

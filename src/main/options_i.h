@@ -72,6 +72,9 @@ struct opts {
 	int64_t attr_ttl_ms, dir_ttl_ms, neg_ttl_ms;
 	int64_t cache_size_bytes, cache_dir_size_bytes;
 	char *cache_dir;
+	/* prefetch (prefetch.h) */
+	bool no_prefetch;
+	int64_t prefetch_file_max_bytes, prefetch_window, readahead_bytes;
 	int64_t connections, connect_timeout_ms, stall_timeout_ms, retries;
 	/* the write path (upload.h) */
 	char *staging_dir;
