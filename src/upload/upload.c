@@ -99,11 +99,10 @@ static bool is_due(const struct upload_mgr *m, const struct upload_file *f,
 {
 	if (f->state != UF_QUEUED)
 		return false;
-	if (f->syncers)
-		return true; /* fsync: now, whatever the backoff */
-	/* Unmounting skips the quiet period and open writers, not the
-	 * backoff after a failure: a server back in a second gets it. */
-	if (m->draining)
+	/* fsync and unmounting skip the quiet period and open writers, not
+	 * the backoff after a failure (upload_file_sync starts with an
+	 * attempt at once, though). */
+	if (f->syncers || m->draining)
 		return f->failures == 0 || f->due_ms <= now;
 	return f->holds == 0 && f->due_ms <= now;
 }
@@ -116,7 +115,8 @@ static struct upload_file *pick(struct upload_mgr *m, uint64_t now,
 	for (struct upload_file *f = m->files; f; f = f->next) {
 		if (is_due(m, f, now))
 			return f;
-		if (f->state == UF_QUEUED && (f->holds == 0 || m->draining) &&
+		if (f->state == UF_QUEUED &&
+		    (f->holds == 0 || m->draining || f->syncers) &&
 		    f->due_ms - now < *wait_ms)
 			*wait_ms = f->due_ms - now;
 	}
