@@ -4,7 +4,7 @@ against one bundled OSS server with a first-byte latency, in one run.
 
     sudo /usr/bin/python3 tests/bench/bench.py [--latency-ms 20]
         [--clients ossfs,s3fs,rclone-off,rclone-full] [--workloads W1,...]
-        [--scale 1.0] [--out results.md]
+        [--scale 1.0] [--small-cache 256M] [--out results.md]
 
 It builds ossfs if needed, installs s3fs and rclone from Debian when
 missing, keeps the server's data on tmpfs, gives every workload a fresh
@@ -20,6 +20,9 @@ Workloads (sizes scale with --scale):
   W4  4 processes each read a shuffled quarter of 20 dirs x 200 files x
       110 KiB after listing the tree; epoch 1, epoch 2
   W5  2,000 random 4 KiB reads in the 1 GiB object
+  W6  writes, timed until the data is in the bucket (the server's own
+      files say so): cp of a local 256 MiB file into the mount, and
+      rsync -a of a local directory of 200 x 64 KiB files into the mount
 """
 import argparse
 import concurrent.futures
@@ -156,6 +159,20 @@ class Mount:
             return 0, 0.0
 
 
+def ossfs_stats(mnt):
+    """The ossfs daemon's counters (MOUNT/.ossfs-stats), or {}."""
+    try:
+        text = (pathlib.Path(mnt) / ".ossfs-stats").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[0]] = int(parts[1])
+    return out
+
+
 def wait_mounted(mnt, proc=None, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -265,6 +282,15 @@ def w2(m, ds, tmp):
     return {"detail": f"{n} files"}
 
 
+def w2r(m, ds, tmp):
+    dst = tmp / "w2copy"
+    shutil.rmtree(dst, ignore_errors=True)
+    sh("rsync", "-a", str(m.mnt / "w2") + "/", str(dst) + "/")
+    n = len(list(dst.iterdir()))
+    shutil.rmtree(dst)
+    return {"detail": f"{n} files"}
+
+
 def w3(m, ds, tmp):
     h = hashlib.sha256()
     n = 0
@@ -278,11 +304,12 @@ def w3(m, ds, tmp):
     return {"bytes": n}
 
 
-def w4_reader(mnt, files):
+def w4_reader(files):
     for f in files:
         with open(f, "rb") as fh:
             while fh.read(1 << 20):
                 pass
+    return len(files)
 
 
 def w4_epoch(m, ds):
@@ -291,9 +318,10 @@ def w4_epoch(m, ds):
         for f in sorted(os.listdir(m.mnt / "w4" / d)):
             files.append(m.mnt / "w4" / d / f)
     random.Random(len(files)).shuffle(files)
-    quarters = [files[i::4] for i in range(4)]
-    with concurrent.futures.ThreadPoolExecutor(4) as ex:
-        list(ex.map(lambda q: w4_reader(m.mnt, q), quarters))
+    quarters = [[str(f) for f in files[i::4]] for i in range(4)]
+    # Four processes, as a data loader's workers would be.
+    with concurrent.futures.ProcessPoolExecutor(4) as ex:
+        list(ex.map(w4_reader, quarters))
     return len(files)
 
 
@@ -309,6 +337,89 @@ def w5(m, ds, tmp):
     return {"reads": 2000}
 
 
+# ---- W6: writes ------------------------------------------------------------
+
+def key_stored(srv, key, size):
+    """The server has published key with size bytes (its record is
+    written after the data, and asking it over HTTP would count)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    rec = srv.root / "data" / BUCKET / "objects" / digest[:2] / (
+        digest + ".json")
+    try:
+        return json.loads(rec.read_text()).get("size") == size
+    except (OSError, ValueError):
+        return False
+
+
+def wait_stored(srv, keys, timeout_s=900):
+    pending = dict(keys)
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        pending = {k: n for k, n in pending.items()
+                   if not key_stored(srv, k, n)}
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"{len(pending)} objects never stored")
+        if pending:
+            time.sleep(0.005)
+
+
+def w6_sources(ds, tmp):
+    """The local files to copy in, made once (on tmpfs)."""
+    if "w6big" not in ds:
+        src = tmp / "w6src"
+        (src / "tree").mkdir(parents=True, exist_ok=True)
+        rnd = random.Random(6)
+        size = int(256 * MiB * ds["scale"])
+        with open(src / "big.bin", "wb") as f:
+            for off in range(0, size, 8 * MiB):
+                f.write(rnd.randbytes(min(8 * MiB, size - off)))
+        n = max(1, int(200 * ds["scale"]))
+        for i in range(n):
+            (src / "tree" / f"f{i:03d}.bin").write_bytes(
+                rnd.randbytes(64 * 1024))
+        ds.update(w6big=src / "big.bin", w6bigsize=size,
+                  w6tree=src / "tree", w6files=n)
+    return ds
+
+
+def w6_cp(m, ds, tmp):
+    key = f"w6-{m.name}-big.bin"
+    t0 = time.monotonic()
+    sh("cp", str(ds["w6big"]), str(m.mnt / key))
+    returned = time.monotonic() - t0
+    wait_stored_for = {key: ds["w6bigsize"]}
+    wait_stored(m.srv, wait_stored_for)
+    return {"bytes": ds["w6bigsize"],
+            "detail": f"cp returned after {returned:.2f} s"}
+
+
+def w6_rsync(m, ds, tmp):
+    prefix = f"w6-{m.name}-tree/"
+    t0 = time.monotonic()
+    sh("rsync", "-a", f"{ds['w6tree']}/", str(m.mnt / prefix))
+    returned = time.monotonic() - t0
+    wait_stored(m.srv, {prefix + p.name: p.stat().st_size
+                        for p in ds["w6tree"].iterdir()})
+    return {"files": ds["w6files"],
+            "detail": f"rsync returned after {returned:.2f} s"}
+
+
+def run_w6(client, mount_fn, srv, ds, tmp):
+    w6_sources(ds, tmp)
+    out = []
+    for name, fn in (("W6 cp", w6_cp), ("W6 rsync", w6_rsync)):
+        def with_server(m, ds_, tmp_, fn=fn):
+            m.srv = srv
+            return fn(m, ds_, tmp_)
+        try:
+            r = run_one(name, client, mount_fn, srv, ds, tmp, with_server)
+        except Exception as e:  # report and go on
+            r = dict(workload=name, client=client, error=str(e))
+        out.append(r)
+        print(json.dumps(r, default=str), flush=True)
+    return out
+
+
 def run_one(name, client, mount_fn, srv, ds, tmp, fn, bandwidth=0):
     mnt = tmp / "mnt"
     mnt.mkdir(exist_ok=True)
@@ -322,10 +433,11 @@ def run_one(name, client, mount_fn, srv, ds, tmp, fn, bandwidth=0):
         wall = time.monotonic() - t0
         stats = srv.admin("stats")
         rss, cpu = m.usage()
+        ostats = ossfs_stats(m.mnt) if client.startswith("ossfs") else {}
     finally:
         unmount(m)
     return dict(workload=name, client=client, wall=wall, stats=stats,
-                rss=rss, cpu=cpu, **(info or {}))
+                rss=rss, cpu=cpu, ossfs=ostats, **(info or {}))
 
 
 def fmt_requests(stats):
@@ -343,9 +455,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--clients", default="ossfs,s3fs,rclone-off,rclone-full")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--ossfs-opts", default="")
+    ap.add_argument("--small-cache", default="256M",
+                    help="cache_size of the 'ossfs small' W4 runs")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
 
@@ -367,20 +481,39 @@ def main():
     try:
         srv = Server(tmproot, args.latency_ms)
         ds = populate(build, srv, args.scale, tmproot)
+        ds["scale"] = args.scale
+        small = f"cache_size={args.small_cache}"
         mounts = {
             "ossfs": lambda mnt: mount_ossfs(build, srv, mnt,
                                              args.ossfs_opts),
+            "ossfs small": lambda mnt: mount_ossfs(
+                build, srv, mnt, ",".join(filter(None, [args.ossfs_opts,
+                                                        small]))),
+            "ossfs small nopf": lambda mnt: mount_ossfs(
+                build, srv, mnt, ",".join(filter(None, [
+                    args.ossfs_opts, small, "noprefetch"]))),
             "s3fs": lambda mnt: mount_s3fs(srv, mnt, tmproot),
             "rclone-off": lambda mnt: mount_rclone(srv, mnt, "off", tmproot),
             "rclone-full": lambda mnt: mount_rclone(srv, mnt, "full",
                                                     tmproot),
         }
-        work = {"W1": (w1, 0), "W2": (w2, 0),
+        # Staged writes on the same tmpfs as rclone's cache.
+        w6_opts = ",".join(filter(None, [args.ossfs_opts,
+                                          f"staging_dir={tmproot}/staging"]))
+        w6_mounts = dict(mounts, ossfs=lambda mnt: mount_ossfs(
+            build, srv, mnt, w6_opts))
+        work = {"W1": (w1, 0), "W2": (w2, 0), "W2r": (w2r, 0),
                 "W3": (w3, 100_000_000 // 8), "W5": (w5, 0)}
         for wname in args.workloads.split(","):
-            for c in clients:
+            extra = []
+            if wname == "W4" and "ossfs" in clients:
+                extra = ["ossfs small", "ossfs small nopf"]
+            for c in clients + extra:
                 if wname == "W4":
                     results += run_w4(c, mounts[c], srv, ds, tmproot)
+                    continue
+                if wname == "W6":
+                    results += run_w6(c, w6_mounts[c], srv, ds, tmproot)
                     continue
                 fn, bw = work[wname]
                 try:
@@ -417,8 +550,11 @@ def run_w4(client, mount_fn, srv, ds, tmp):
             n = w4_epoch(m, ds)
             wall = time.monotonic() - t0
             rss, cpu = m.usage()
+            ostats = (ossfs_stats(m.mnt) if client.startswith("ossfs")
+                      else {})
             r = dict(workload=f"W4 epoch {epoch}", client=client, wall=wall,
-                     stats=srv.admin("stats"), rss=rss, cpu=cpu, files=n)
+                     stats=srv.admin("stats"), rss=rss, cpu=cpu, files=n,
+                     ossfs=ostats)
             out.append(r)
             print(json.dumps(r, default=str), flush=True)
     finally:
@@ -428,14 +564,15 @@ def run_w4(client, mount_fn, srv, ds, tmp):
 
 def render(results, ds):
     lines = ["| workload | client | wall s | rate | requests | peak conc. "
-             "| bytes from server | peak RSS MiB | CPU s | vs s3fs |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| bytes from server | peak RSS MiB | CPU s | vs s3fs "
+             "| ahead: fetched / read |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     base = {r["workload"]: r["wall"] for r in results
             if r.get("client") == "s3fs" and "wall" in r}
     for r in results:
         if "error" in r:
             lines.append(f"| {r['workload']} | {r['client']} | error: "
-                         f"{r['error'][:60]} |||||||")
+                         f"{r['error'][:60]} ||||||||")
             continue
         w = r["workload"]
         rate = ""
@@ -445,16 +582,38 @@ def render(results, ds):
             rate = f"{r['files'] / r['wall']:.0f} files/s"
         elif w == "W5":
             rate = f"{2000 / r['wall']:.0f} reads/s"
-        elif w == "W2":
+        elif w in ("W2", "W2r"):
             rate = f"{ds['n2'] / r['wall']:.0f} files/s"
+        elif w == "W6 cp":
+            rate = f"{r['bytes'] / r['wall'] / 1e6:.0f} MB/s"
+        elif w == "W6 rsync":
+            mut = sum(v for k, v in r["stats"]["requests"].items()
+                      if k in ("PutObject", "CopyObject", "DeleteObject",
+                               "InitiateMultipartUpload", "UploadPart",
+                               "CompleteMultipartUpload",
+                               "DeleteMultipleObjects", "PutSymlink"))
+            rate = (f"{r['files'] / r['wall']:.0f} files/s, "
+                    f"{mut / r['files']:.2f} mutating req/file")
         ratio = f"{base[w] / r['wall']:.1f}x" if w in base else ""
         st = r["stats"]
         lines.append(
             f"| {w} | {r['client']} | {r['wall']:.2f} | {rate} | "
             f"{fmt_requests(st)} | {st.get('peak_concurrent', '')} | "
             f"{st.get('bytes_out', 0) / MiB:.0f} MiB | "
-            f"{r['rss'] / MiB:.0f} | {r['cpu']:.1f} | {ratio} |")
+            f"{r['rss'] / MiB:.0f} | {r['cpu']:.1f} | {ratio} | "
+            f"{fmt_ahead(r.get('ossfs') or {})} |")
     return "\n".join(lines)
+
+
+def fmt_ahead(o):
+    """Prefetch + read-ahead bytes fetched, and how much was read."""
+    if not o:
+        return ""
+    fetched = o.get("prefetch.fetched_bytes", 0) + o.get(
+        "readahead.fetched_bytes", 0)
+    used = o.get("prefetch.used_bytes", 0) + o.get(
+        "readahead.used_bytes", 0)
+    return f"{fetched / MiB:.0f} / {used / MiB:.0f} MiB"
 
 
 if __name__ == "__main__":
