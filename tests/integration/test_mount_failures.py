@@ -99,10 +99,12 @@ def test_server_stops_mid_read(server, mounts):
                allow=[])
     path = m.mnt / "big.bin"
     assert os.stat(path).st_size == size
-    # The next GET sends part of its body and stalls; then the server goes.
+    # Every GET from now on sends part of its body and stalls (the read
+    # and any read-ahead alike, whichever reaches the server first); then
+    # the server goes.
     server.admin("config", {"stall_s": 3600})
     server.admin("faults", {"rules": [{"op": "GetObject", "kind": "stall",
-                                       "count": 1}]})
+                                       "count": 100000}]})
     server.reset()
     outcome = {}
 
