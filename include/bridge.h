@@ -12,9 +12,11 @@
  *
  * Signals: bridge_mount installs libfuse's handlers, which stop the loop
  * from whichever thread takes the signal; the loop notices promptly only
- * when that is the thread in bridge_loop.  Linux gives a process-directed
- * signal to the main thread when it does not block it, so call bridge_loop
- * on the main thread, and let helper threads block these signals.
+ * when that is the thread in bridge_loop.  So call bridge_block_signals
+ * first thing, before any thread exists: every thread created afterwards
+ * inherits the blocked mask, and bridge_loop unblocks SIGTERM, SIGINT and
+ * SIGHUP on its own thread only.  A signal that arrives earlier stays
+ * pending and ends the loop as soon as it starts.
  */
 #ifndef OSSFS_BRIDGE_H
 #define OSSFS_BRIDGE_H
@@ -45,6 +47,8 @@ int bridge_mount(struct fs *fs, const struct bridge_config *cfg,
 		 struct bridge **out, char *err, size_t err_size);
 /* Serve requests until unmounted or signalled.  Returns 0 or -errno. */
 int bridge_loop(struct bridge *b);
+/* Block the termination signals in the calling thread (see above). */
+void bridge_block_signals(void);
 void bridge_free(struct bridge *b);
 
 #endif

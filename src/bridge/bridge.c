@@ -10,6 +10,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
@@ -682,13 +684,35 @@ fail:
 	return rc;
 }
 
+static void termination_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+void bridge_block_signals(void)
+{
+	sigset_t set;
+
+	termination_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int bridge_loop(struct bridge *b)
 {
 	struct fuse_loop_config *lc = fuse_loop_cfg_create();
+	sigset_t set;
 	int rc;
 
 	if (!lc)
 		return -ENOMEM;
+	/* Only this thread takes the termination signals, so the handler
+	 * interrupts the wait inside fuse_session_loop_mt.  libfuse blocks
+	 * every signal in the workers it starts. */
+	termination_signals(&set);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	/* One /dev/fuse fd per worker: no contention on one queue. */
 	fuse_loop_cfg_set_clone_fd(lc, 1);
 	if (b->max_threads > 0)

@@ -472,6 +472,9 @@ static int start(struct app *app, char *msg)
 	};
 	int code = 0;
 
+	/* Before any thread exists, so that every helper thread inherits a
+	 * mask without the termination signals (see bridge.h). */
+	bridge_block_signals();
 	/* Library initialisation, once, while this process has one thread:
 	 * the RAM-role provider uses curl before the engine exists. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

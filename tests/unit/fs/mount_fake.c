@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	bridge_block_signals();
 	if (fake_store_new(FAKE_ASYNC_THREAD, &fake)) {
 		fprintf(stderr, "mount_fake: out of memory\n");
 		return 1;
