@@ -35,17 +35,21 @@
  * Sequential read-ahead.  A file read from offset 0, or twice in a row
  * near where the last read ended (within one range: FUSE delivers the
  * kernel's own read-ahead out of order), is sequential.  The first
- * window is one range (readahead_bytes, 8 MiB, what the anchors
- * settled on: large enough that a 20 ms first byte is small next to the
- * transfer, small enough to start the pipeline at once) and it doubles
- * each time the reader has consumed another range, up to
- * readahead_max_bytes (512 MiB) and a quarter of the budget.  The doubling
- * is what lets a single `cat` use many connections: at 100 Mbit/s a
- * connection, 500 MB/s needs some 40 ranges in flight.  Ranges start
- * after the blocks of the read itself, which fs/ fetches at foreground
- * priority; a range is only issued whole (or at the end of the file) so
- * that a reader creeping forward does not turn into 1 MiB GETs.  A read
- * far from the last one resets the window to nothing.
+ * window is readahead_bytes (8 MiB, what the anchors settled on) and it
+ * doubles each time the reader has consumed another block (1 MiB), up to
+ * readahead_max_bytes (512 MiB) and a quarter of the budget.  Ranges are
+ * an eighth of the window, between a block and readahead_bytes: the first
+ * window is eight 1 MiB GETs in parallel, whose bytes are back after one
+ * small transfer, and by the time the reader has taken 8 MiB the window
+ * is 512 MiB in 8 MiB ranges, large enough that a 20 ms first byte is
+ * small next to each transfer.  Fast doubling is what lets a single
+ * `cat` use many connections early: at 100 Mbit/s a connection, 500 MB/s
+ * needs some 40 ranges in flight, and a slow ramp would spend seconds
+ * getting there.  Ranges start after the blocks of the read itself,
+ * which fs/ fetches at foreground priority; a range is only issued whole
+ * (or at the end of the file) so that a reader creeping forward does not
+ * turn into one GET per read.  A read far from the last one resets the
+ * window to nothing.
  *
  * Random fill.  After random_fill_after (4) random reads of a file no
  * larger than random_fill_max_bytes (half the budget), the whole file is
@@ -513,11 +517,25 @@ static int fetch_blocks(struct prefetch *pf, struct pick *p, const char *key,
 /* ---- picking work -----------------------------------------------------------
  */
 
+/* The size of the stream's next range: an eighth of its window, between
+ * a block and readahead_bytes.  Small while the window is small, so the
+ * first bytes come back after one small transfer rather than after a
+ * whole 8 MiB one on a slow connection. */
+static uint64_t stream_chunk(const struct prefetch *pf,
+			     const struct pf_stream *s)
+{
+	uint64_t c = s->window / 8;
+
+	if (s->filling || c > pf->cfg.readahead_bytes)
+		return pf->cfg.readahead_bytes;
+	return c < pf->env.block_bytes ? pf->env.block_bytes : c;
+}
+
 static bool stream_wants(const struct prefetch *pf, const struct pf_stream *s)
 {
 	if (s->ra_next >= s->ra_end)
 		return false;
-	return s->ra_end - s->ra_next >= pf->cfg.readahead_bytes ||
+	return s->ra_end - s->ra_next >= stream_chunk(pf, s) ||
 	       s->ra_end >= s->size;
 }
 
@@ -532,7 +550,7 @@ static bool pick_stream(struct prefetch *pf, struct pick *p)
 			continue;
 		p->s = s;
 		p->from = s->ra_next;
-		p->to = s->ra_next + pf->cfg.readahead_bytes;
+		p->to = s->ra_next + stream_chunk(pf, s);
 		if (p->to > s->ra_end)
 			p->to = s->ra_end;
 		s->ra_next = p->to;
@@ -888,7 +906,7 @@ static void stream_read(struct prefetch *pf, uint64_t id, const char *key,
 	pl_front(&pf->stream_lru, &s->lru);
 	stream_classify(pf, s, off, end);
 	if (s->window && !s->filling) {
-		if (s->pos - s->grow_pos >= pf->cfg.readahead_bytes &&
+		if (s->pos - s->grow_pos >= pf->env.block_bytes &&
 		    s->window < pf->ra_max) {
 			s->window = s->window * 2 < pf->ra_max ? s->window * 2
 							       : pf->ra_max;
@@ -896,7 +914,7 @@ static void stream_read(struct prefetch *pf, uint64_t id, const char *key,
 		}
 		if (s->ra_next < align_up(end, pf->env.block_bytes))
 			s->ra_next = align_up(end, pf->env.block_bytes);
-		target = align_up(s->pos + s->window, pf->cfg.readahead_bytes);
+		target = align_up(s->pos + s->window, stream_chunk(pf, s));
 		if (target > size)
 			target = size;
 		if (target > s->ra_end)

@@ -97,8 +97,10 @@ def osstool(build, url, *args):
               stdout=subprocess.DEVNULL)
 
 
-def populate(build, srv, scale, tmp):
-    """Upload the data set with no latency, from many threads."""
+def populate(build, srv, scale, tmp, workloads=None):
+    """Upload the data set with no latency, from many threads (only what
+    the chosen workloads read, when they are given)."""
+    want = set(workloads or ["W1", "W2", "W3", "W4", "W5"])
     srv.config(latency_ms=0, bandwidth_bps=0)
     n1 = int(10000 * scale)
     n2 = int(1000 * scale)
@@ -114,24 +116,26 @@ def populate(build, srv, scale, tmp):
         osstool(build, srv.url, "put", key, str(path))
         path.unlink()
 
-    for i in range(n1):
+    for i in range(n1 if "W1" in want else 0):
         jobs.append((f"w1/f{i:05d}", 1024, i))
-    for i in range(n2):
+    for i in range(n2 if want & {"W2", "W2r"} else 0):
         jobs.append((f"w2/f{i:04d}.bin", 64 * 1024, 100000 + i))
-    for d in range(dirs):
+    for d in range(dirs if "W4" in want else 0):
         for f in range(per_dir):
             jobs.append((f"w4/d{d:02d}/f{f:03d}.jpg", 110 * 1024,
                          200000 + d * 1000 + f))
     # The big object through multipart, from one file.
-    with open(blob, "wb") as f:
-        rnd = random.Random(7)
-        left = big
-        while left:
-            chunk = min(left, 8 * MiB)
-            f.write(rnd.randbytes(chunk))
-            left -= chunk
-    osstool(build, srv.url, "mpu", "w3/big.bin", str(blob), str(64 * MiB))
-    blob.unlink()
+    if want & {"W3", "W5"}:
+        with open(blob, "wb") as f:
+            rnd = random.Random(7)
+            left = big
+            while left:
+                chunk = min(left, 8 * MiB)
+                f.write(rnd.randbytes(chunk))
+                left -= chunk
+        osstool(build, srv.url, "mpu", "w3/big.bin", str(blob),
+                str(64 * MiB))
+        blob.unlink()
     with concurrent.futures.ThreadPoolExecutor(32) as ex:
         list(ex.map(lambda j: put(*j), jobs))
     return {"n1": n1, "n2": n2, "big": big, "dirs": dirs, "per_dir": per_dir}
@@ -480,7 +484,8 @@ def main():
     srv = None
     try:
         srv = Server(tmproot, args.latency_ms)
-        ds = populate(build, srv, args.scale, tmproot)
+        ds = populate(build, srv, args.scale, tmproot,
+                      args.workloads.split(","))
         ds["scale"] = args.scale
         small = f"cache_size={args.small_cache}"
         mounts = {
