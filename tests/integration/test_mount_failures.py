@@ -250,6 +250,17 @@ def test_new_object_seen_after_dir_ttl(server, mounts):
              "the once-missing name to be found")
 
 
+def test_background_daemon_serves_and_unmounts(server, mounts):
+    """[S-START-2] Without -f the command returns once the mount is usable,
+    the daemon serves from the background, and `fusermount3 -u` ends it."""
+    Bucket(server).put("bg.txt", b"background")
+    m = mounts(server, foreground=False)
+    assert m.pids, "no daemon found for the mount"
+    assert (m.mnt / "bg.txt").read_bytes() == b"background"
+    assert m.unmount() == []
+    assert not is_mounted(m.mnt)
+
+
 def test_sigterm_unmounts(server, tmp_path):
     """[S-START-2] SIGTERM to the daemon unmounts and ends it with status
     0, leaving no dead mount behind."""
