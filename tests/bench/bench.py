@@ -230,7 +230,13 @@ def mount_rclone(srv, mnt, mode, tmp):
                RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=SK,
                RCLONE_CONFIG_BENCH_REGION="us-east-1",
                RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE="true")
+    # rclone's S3 backend refuses to start when AWS_CA_BUNDLE is set and
+    # the endpoint is plain HTTP ("unable to load custom CA bundle").
+    env.pop("AWS_CA_BUNDLE", None)
     cache = tmp / f"rclone-cache-{mode}"
+    # A fresh mount starts cold: the VFS cache of an earlier workload
+    # would otherwise serve this one from disk.
+    shutil.rmtree(cache, ignore_errors=True)
     proc = subprocess.Popen(
         ["rclone", "mount", f"bench:{BUCKET}", str(mnt),
          "--vfs-cache-mode", mode, "--cache-dir", str(cache),
