@@ -363,6 +363,26 @@ static int read_block(struct fs *fs, const struct open_file *h,
 	return 0;
 }
 
+/* From a copy: the reply is written to the kernel, which may then send
+ * the release that frees h while this thread is still in the write. */
+static int read_stats(const struct open_file *h, uint64_t off, size_t size,
+		      fs_read_cb cb, void *ud)
+{
+	struct iovec v = { NULL, 0 };
+
+	if (off < h->size)
+		v.iov_len = h->size - off < size ? h->size - off : size;
+	if (v.iov_len) {
+		v.iov_base = malloc(v.iov_len);
+		if (!v.iov_base)
+			return -ENOMEM;
+		memcpy(v.iov_base, h->text + off, v.iov_len);
+	}
+	cb(ud, 0, &v, v.iov_len ? 1 : 0);
+	free(v.iov_base);
+	return 0;
+}
+
 int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 	    fs_read_cb cb, void *ud)
 {
@@ -374,15 +394,8 @@ int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 
 	if (fs_fh_is_staged(fh))
 		return fs_staged_read(fs, fh, off, size, cb, ud);
-	if (h->text) {
-		struct iovec v = { h->text + (off < h->size ? off : h->size),
-				   0 };
-
-		if (off < h->size)
-			v.iov_len = h->size - off < size ? h->size - off : size;
-		cb(ud, 0, &v, v.iov_len ? 1 : 0);
-		return 0;
-	}
+	if (h->text)
+		return read_stats(h, off, size, cb, ud);
 	if (fs->hooks.on_read)
 		fs->hooks.on_read(fs->hooks.ud, h->ino, h->key, h->etag,
 				  h->size, off, size);

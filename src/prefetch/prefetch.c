@@ -107,7 +107,7 @@ struct pf_dir {
 	uint64_t window_bytes; /* their bytes, at most */
 	uint32_t charged;
 	uint64_t charged_bytes;
-	uint64_t started, read;
+	uint64_t candidates, started, read;
 	int refs; /* the table's while followed, plus one per GET */
 	bool followed;
 };
@@ -709,8 +709,10 @@ static struct pf_dir *dir_new(struct prefetch *pf, const char *dir,
 		const struct cache_dirent *e = &l->ents[i];
 
 		if (e->type == CACHE_ENT_FILE && e->size > 0 &&
-		    e->size <= pf->cfg.file_max_bytes)
+		    e->size <= pf->cfg.file_max_bytes) {
 			d->it[i] = IT_TODO;
+			d->candidates++;
+		}
 	}
 	cache_listing_ref(l);
 	d->l = l;
@@ -726,7 +728,10 @@ static void first_window(struct prefetch *pf, struct pf_dir *d,
 {
 	unsigned shift;
 
-	if (prev && prev->started && !prev->read && pf->streak < PF_STREAK_MAX)
+	/* Whether the previous directory had files to fetch, not whether
+	 * it got to start any: that depends on how busy the network is. */
+	if (prev && prev->candidates && !prev->read &&
+	    pf->streak < PF_STREAK_MAX)
 		pf->streak++;
 	shift = pf->streak;
 	d->window = pf->cfg.window_files >> shift;
