@@ -1479,9 +1479,15 @@ def parse_copy_source(value):
 
 def parse_xml(body):
     try:
-        return ET.fromstring(body)
+        root = ET.fromstring(body)
     except ET.ParseError:
         raise OssError("MalformedXML")
+    # S3 clients (rclone, s3fs) put their bodies in the S3 namespace;
+    # OSS reads the elements whatever namespace they carry.
+    for node in root.iter():
+        if isinstance(node.tag, str) and node.tag.startswith("{"):
+            node.tag = node.tag.split("}", 1)[1]
+    return root
 
 
 def xml_text(node, tag, default=""):
