@@ -80,7 +80,8 @@ typedef void (*upload_listener_fn)(void *ud, struct upload_file *f,
  * once; *recovered (may be NULL) says how many.  The store is borrowed. */
 int upload_mgr_new(const struct upload_config *cfg, struct oss_store *store,
 		   struct upload_mgr **out, size_t *recovered);
-/* Called after every finished attempt of a file that has an owner. */
+/* Called after every finished attempt of a file that has an owner.
+ * Returns once no call of the previous listener is running. */
 void upload_mgr_set_listener(struct upload_mgr *m, upload_listener_fn fn,
 			     void *ud);
 /* Upload everything pending now, ignoring delays and open writers, and
@@ -137,6 +138,10 @@ int upload_file_set_key(struct upload_file *f, const char *key,
 			bool *was_remote);
 int upload_file_set_posix(struct upload_file *f,
 			  const struct oss_posix_meta *posix);
+/* The mtime data writes gave the file (not a utimes): a file uploaded
+ * while it was written (stream.c) then stores no x-oss-meta-mtime and
+ * shows its Last-Modified, rather than paying a copy to store it. */
+int upload_file_touch(struct upload_file *f, const struct timespec *mtime);
 void upload_file_get_posix(struct upload_file *f,
 			   struct oss_posix_meta *out); /* quick */
 /* Whether an object is stored under the current key.  Quick. */

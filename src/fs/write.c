@@ -224,7 +224,7 @@ static int push_mtime(struct fs *fs, struct fs_inode *in,
 	in->mtime_dirty = false;
 	p = in->posix;
 	pthread_mutex_unlock(&fs->mu);
-	return dirty ? upload_file_set_posix(uf, &p) : 0;
+	return dirty ? upload_file_touch(uf, &p.mtime) : 0;
 }
 
 /* ---- the upload listener --------------------------------------------------
@@ -298,8 +298,8 @@ void fs_write_fini(struct fs *fs)
 
 			if (in->uf) {
 				if (in->mtime_dirty)
-					(void)upload_file_set_posix(in->uf,
-								    &in->posix);
+					(void)upload_file_touch(
+						in->uf, &in->posix.mtime);
 				upload_file_release(in->uf);
 				in->uf = NULL;
 			}

@@ -61,6 +61,8 @@ int upload_file_new(struct upload_mgr *m, const char *key,
 	err = upload_stage_create(m, f);
 	if (!err)
 		err = changed(f, true);
+	f->seq = true; /* empty: appending may stream (stream.c) */
+	f->mtime_implicit = true;
 	if (!err)
 		upload_link(m, f);
 	else
@@ -132,14 +134,18 @@ ssize_t upload_file_write(struct upload_file *f, const void *buf, size_t len,
 {
 	struct upload_mgr *m = f->m;
 	ssize_t n = pwrite(f->fd, buf, len, (off_t)off);
+	uint64_t old;
 	int err;
 
 	if (n < 0)
 		return -errno;
 	pthread_mutex_lock(&m->mu);
+	old = f->size;
 	if (off + (uint64_t)n > f->size)
 		f->size = off + (uint64_t)n;
 	err = changed(f, false);
+	if (!f->discarded)
+		upload_stream_on_write(m, f, off, old);
 	pthread_mutex_unlock(&m->mu);
 	return err ? err : n;
 }
@@ -152,6 +158,8 @@ int upload_file_truncate(struct upload_file *f, uint64_t size)
 	if (ftruncate(f->fd, (off_t)size) != 0)
 		return -errno;
 	pthread_mutex_lock(&m->mu);
+	upload_stream_cancel(f);
+	f->seq = size == 0;
 	f->size = size;
 	err = changed(f, false);
 	pthread_mutex_unlock(&m->mu);
@@ -187,6 +195,7 @@ int upload_file_set_key(struct upload_file *f, const char *key,
 	pthread_mutex_lock(&m->mu);
 	wait_not_running(f);
 	*was_remote = f->remote;
+	upload_stream_cancel(f); /* bound to the old key */
 	free(f->key);
 	f->key = k;
 	f->remote = false;
@@ -203,6 +212,21 @@ int upload_file_set_posix(struct upload_file *f,
 
 	pthread_mutex_lock(&m->mu);
 	f->posix = *posix;
+	f->mtime_implicit = false;
+	err = changed(f, true);
+	pthread_mutex_unlock(&m->mu);
+	return err;
+}
+
+int upload_file_touch(struct upload_file *f, const struct timespec *mtime)
+{
+	struct upload_mgr *m = f->m;
+	int err;
+
+	pthread_mutex_lock(&m->mu);
+	f->posix.has_mtime = true;
+	f->posix.mtime = *mtime;
+	f->mtime_implicit = true;
 	err = changed(f, true);
 	pthread_mutex_unlock(&m->mu);
 	return err;
@@ -299,6 +323,7 @@ void upload_file_discard(struct upload_file *f, bool *was_remote)
 	pthread_mutex_lock(&m->mu);
 	wait_not_running(f);
 	*was_remote = f->remote;
+	upload_stream_cancel(f);
 	f->remote = false;
 	f->discarded = true;
 	f->state = UF_IDLE;

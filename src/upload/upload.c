@@ -71,10 +71,17 @@ static void abs_deadline(struct timespec *ts, uint64_t ms)
 void upload_maybe_destroy(struct upload_mgr *m, struct upload_file *f,
 			  bool shutdown)
 {
-	if (f->owned || f->state == UF_RUNNING)
+	if (f->owned || f->state == UF_RUNNING || upload_stream_busy(f))
 		return;
 	if (uf_dirty(f) && !shutdown)
 		return;
+	if (f->stream && !shutdown) {
+		/* Its multipart upload is aborted first (stream.c). */
+		upload_stream_cancel(f);
+		pthread_cond_signal(&m->work_cv);
+		return;
+	}
+	upload_stream_drop(f);
 	if (!uf_dirty(f))
 		upload_stage_remove(f); /* stored or discarded: gone */
 	/* else: dirty at shutdown, both files stay for the next mount */
@@ -128,6 +135,7 @@ struct snapshot {
 	char *key;
 	struct oss_posix_meta posix;
 	int fd;
+	bool mtime_implicit;
 };
 
 static void log_failure(struct upload_mgr *m, const char *key, int err,
@@ -169,43 +177,56 @@ static void settle(struct upload_mgr *m, struct upload_file *f,
 	f->due_ms = now + (err ? retry : m->cfg.delay_ms);
 }
 
+/* Tell the owner (mu held on entry and exit, dropped for the call).
+ * notifying lets upload_mgr_set_listener wait for calls in progress. */
 static void notify(struct upload_mgr *m, struct upload_file *f,
 		   const struct snapshot *s, int err, const char *etag,
 		   bool clean)
 {
 	struct upload_done d = { f->owner, s->key, s->size, etag, clean, err };
+	upload_listener_fn fn = m->listener;
+	void *ud = m->listener_ud;
 
-	if (m->listener && f->owner)
-		m->listener(m->listener_ud, f, &d);
+	if (!fn || !f->owner)
+		return;
+	m->notifying++;
+	pthread_mutex_unlock(&m->mu);
+	fn(ud, f, &d);
+	pthread_mutex_lock(&m->mu);
+	m->notifying--;
 }
 
 /* Upload f (state RUNNING, mu held on entry and exit). */
 static void run_one(struct upload_mgr *m, struct upload_file *f)
 {
-	struct snapshot s = { f->gen, f->size, str_dup(f->key), f->posix,
-			      f->fd };
+	struct upload_stream *st = upload_stream_take(m, f, f->key);
+	struct snapshot s = { f->gen,	f->size, str_dup(f->key),
+			      f->posix, f->fd,	 f->mtime_implicit };
 	char etag[80] = "";
-	bool multipart = false, owned;
+	bool multipart = st != NULL, owned;
 	int err;
 
 	pthread_mutex_unlock(&m->mu);
-	err = s.key ? upload_transfer(m, s.fd, s.key, &s.posix, s.size, etag,
-				      sizeof(etag), &multipart)
-		    : -ENOMEM;
+	if (!s.key)
+		err = -ENOMEM;
+	else if (st)
+		err = upload_stream_finish(m, st, s.fd, s.size, &s.posix,
+					   s.mtime_implicit);
+	else
+		err = upload_transfer(m, s.fd, s.key, &s.posix, s.size, etag,
+				      sizeof(etag), &multipart);
 	pthread_mutex_lock(&m->mu);
 	settle(m, f, &s, err, multipart);
 	owned = f->owned;
 	if (owned) {
 		bool clean = !uf_dirty(f);
-		enum uf_state st = f->state;
+		enum uf_state state = f->state;
 
 		/* Still RUNNING to everyone else while the listener runs,
 		 * so nothing frees f or changes its key under it. */
 		f->state = UF_RUNNING;
-		pthread_mutex_unlock(&m->mu);
 		notify(m, f, &s, err, etag, clean);
-		pthread_mutex_lock(&m->mu);
-		f->state = st;
+		f->state = state;
 	}
 	pthread_cond_broadcast(&m->done_cv);
 	if (!err && !owned && !f->owner)
@@ -222,7 +243,11 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&m->mu);
 	while (!m->stopping) {
-		struct upload_file *f = pick(m, time_mono_ms(), &wait_ms);
+		struct upload_file *f;
+
+		if (upload_stream_work(m))
+			continue;
+		f = pick(m, time_mono_ms(), &wait_ms);
 
 		if (!f) {
 			abs_deadline(&ts, wait_ms ? wait_ms : 1);
@@ -347,6 +372,10 @@ void upload_mgr_set_listener(struct upload_mgr *m, upload_listener_fn fn,
 	pthread_mutex_lock(&m->mu);
 	m->listener = fn;
 	m->listener_ud = ud;
+	/* The old listener's owner may be going away: no call of it may
+	 * still be running when we return. */
+	while (m->notifying)
+		pthread_cond_wait(&m->done_cv, &m->mu);
 	pthread_mutex_unlock(&m->mu);
 }
 

@@ -36,8 +36,11 @@ struct upload_file {
 	unsigned drain_failures;
 	bool journaled;
 	bool discarded;
-	bool remote; /* an object is stored under key */
-	bool owned;  /* fs/ still refers to it */
+	bool remote;	     /* an object is stored under key */
+	bool owned;	     /* fs/ still refers to it */
+	bool seq;	     /* written from empty, every write at the end */
+	bool mtime_implicit; /* posix.mtime is from writes, not utimes */
+	struct upload_stream *stream; /* stream.c */
 	unsigned holds;
 	unsigned syncers; /* upload_file_sync callers waiting */
 	enum uf_state state;
@@ -51,15 +54,16 @@ struct upload_mgr {
 	char *dir;
 	int lock_fd;
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;	   /* workers: something may be due */
-	pthread_cond_t done_cv;	   /* waiters: an attempt finished */
-	struct upload_file *files; /* guarded by: mu */
-	bool stopping;		   /* guarded by: mu */
-	bool draining;		   /* guarded by: mu */
-	uint64_t next_id;	   /* guarded by: mu */
-	struct upload_stats st;	   /* guarded by: mu (counters) */
-	upload_listener_fn listener;
+	pthread_cond_t work_cv;	     /* workers: something may be due */
+	pthread_cond_t done_cv;	     /* waiters: an attempt finished */
+	struct upload_file *files;   /* guarded by: mu */
+	bool stopping;		     /* guarded by: mu */
+	bool draining;		     /* guarded by: mu */
+	uint64_t next_id;	     /* guarded by: mu */
+	struct upload_stats st;	     /* guarded by: mu (counters) */
+	upload_listener_fn listener; /* guarded by: mu */
 	void *listener_ud;
+	unsigned notifying; /* guarded by: mu; listener calls running */
 	pthread_t *threads;
 	unsigned nthreads;
 };
@@ -88,6 +92,28 @@ void upload_stage_remove(struct upload_file *f);
 size_t upload_recover(struct upload_mgr *m);
 /* Link a new file into m->files.  Caller holds mu. */
 void upload_link(struct upload_mgr *m, struct upload_file *f);
+
+/* ---- stream.c: parts sent while the file is written (mu held) ---- */
+struct upload_stream;
+/* After a write at off that found the file old_size long. */
+void upload_stream_on_write(struct upload_mgr *m, struct upload_file *f,
+			    uint64_t off, uint64_t old_size);
+void upload_stream_cancel(struct upload_file *f);
+bool upload_stream_busy(const struct upload_file *f);
+/* Run one stream job if there is one (drops mu while it runs). */
+bool upload_stream_work(struct upload_mgr *m);
+/* The stream to finish the upload of f under key with, or NULL (then
+ * upload whole).  Waits for its jobs. */
+struct upload_stream *upload_stream_take(struct upload_mgr *m,
+					 struct upload_file *f,
+					 const char *key);
+/* Send the rest of fd (size bytes) and complete.  No lock held; frees
+ * st. */
+int upload_stream_finish(struct upload_mgr *m, struct upload_stream *st, int fd,
+			 uint64_t size, const struct oss_posix_meta *posix,
+			 bool mtime_implicit);
+/* Forget the stream without aborting it (shutdown). */
+void upload_stream_drop(struct upload_file *f);
 
 /* ---- transfer.c: moving bytes ---- */
 /* Upload size bytes of fd as key with posix.  *multipart says which way

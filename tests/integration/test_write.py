@@ -92,23 +92,69 @@ def test_close_uploads_once(server, mounts):
 def test_multipart_upload(server, mounts):
     """[S-WRITE-4] A file at or above multipart_threshold goes up as a
     multipart upload of part_size parts (the last one shorter), bytes
-    intact."""
+    intact; written in order, its parts are sent while it is written,
+    and it stores no mtime header (its Last-Modified is its mtime) unless
+    one was set; a name starting with '.' goes up whole at close."""
     part = 102400
     m = mounts(server, options=["multipart_threshold=300K",
-                                f"part_size={part}"])
+                                f"part_size={part}", "upload_delay=3600"])
     b = Bucket(server)
     data = os.urandom(5 * part + 777)
     server.reset()
-    write_file(m.mnt / "big.bin", data, fsync=True)
+    fd = os.open(m.mnt / "big.bin", os.O_CREAT | os.O_WRONLY, 0o644)
+    try:
+        for off in range(0, len(data), 65536):
+            os.write(fd, data[off:off + 65536])
+        # Streamed already: every full part is sent before fsync.
+        wait_for(lambda: reqs(server).get("UploadPart", 0) >= 5,
+                 "the parts written so far to be sent")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     r = mutating(server)
     assert r == {"InitiateMultipartUpload": 1, "UploadPart": 6,
                  "CompleteMultipartUpload": 1}, r
     assert b.get("big.bin") == data
-    assert int(b.meta("big.bin")["mode"]) == stat.S_IFREG | 0o644
+    meta = b.meta("big.bin")
+    assert int(meta["mode"]) == stat.S_IFREG | 0o644
+    assert "mtime" not in meta
+    # A dot name (rsync's temporary files) is not streamed.
+    server.reset()
+    fd = os.open(m.mnt / ".tmp.bin", os.O_CREAT | os.O_WRONLY, 0o600)
+    os.write(fd, data)
+    assert reqs(server).get("InitiateMultipartUpload", 0) == 0
+    os.utime(fd, ns=(1, 1_000_000_000_000_000_001))
+    os.fsync(fd)
+    os.close(fd)
+    r = mutating(server)
+    assert r == {"InitiateMultipartUpload": 1, "UploadPart": 6,
+                 "CompleteMultipartUpload": 1}, r
+    assert b.meta(".tmp.bin")["mtime"] == "1000000000.000000001"
     # Just below the threshold: one PutObject.
     server.reset()
     write_file(m.mnt / "small.bin", data[:300 * 1024 - 1], fsync=True)
     assert mutating(server) == {"PutObject": 1}
+
+
+def test_stream_then_times_set(server, mounts):
+    """[S-WRITE-4] [S-META-1] A streamed file whose times are set before it
+    is closed (cp -a) gets them with one CopyObject onto itself."""
+    m = mounts(server, options=["multipart_threshold=300K",
+                                "part_size=102400"])
+    b = Bucket(server)
+    data = os.urandom(400000)
+    server.reset()
+    fd = os.open(m.mnt / "cpa.bin", os.O_CREAT | os.O_WRONLY, 0o640)
+    os.write(fd, data)
+    os.utime(fd, ns=(1, 1_200_000_000_000_000_000))
+    os.fsync(fd)
+    os.close(fd)
+    r = mutating(server)
+    assert r.get("CopyObject") == 1 and r.get("PutObject", 0) == 0, r
+    assert b.get("cpa.bin") == data
+    meta = b.meta("cpa.bin")
+    assert meta["mtime"] == "1200000000"
+    assert int(meta["mode"]) == stat.S_IFREG | 0o640
 
 
 def test_modify_existing_object(server, mounts):

@@ -183,15 +183,82 @@ static void test_multipart(void)
 
 	fill(data, len, 3);
 	t_setup(&t);
-	CHECK_INT(upload_file_new(t.m, "big", NULL, NULL, &f), 0);
+	/* A dot name never streams: the whole file goes up at sync. */
+	CHECK_INT(upload_file_new(t.m, ".big", NULL, NULL, &f), 0);
 	CHECK_INT(upload_file_write(f, data, len, 0), (long long)len);
 	CHECK_INT(upload_file_sync(f), 0);
 	CHECK_INT(mem_store_count(t.ms, MEM_PUT), 0);
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_INIT), 1);
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_PART), 11);
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_COMPLETE), 1);
-	CHECK(stored_is(&t, "big", data, len, NULL));
+	CHECK(stored_is(&t, ".big", data, len, NULL));
 	upload_file_release(f);
+	t_teardown(&t);
+	free(data);
+}
+
+/* Written in order past the threshold: parts go up while it is written,
+ * each exactly once, and the upload completes at sync. */
+static void test_stream_while_writing(void)
+{
+	struct oss_posix_meta p = { .has_mode = true, .mode = 0100644 };
+	struct oss_posix_meta got;
+	size_t len = 1 * MiB + 4321, chunk = 64 * KiB;
+	char *data = malloc(len);
+	struct upload_file *f;
+	struct t t;
+
+	fill(data, len, 11);
+	t_setup(&t);
+	CHECK_INT(upload_file_new(t.m, "stream", &p, NULL, &f), 0);
+	upload_file_hold(f);
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
+
+		CHECK_INT(upload_file_write(f, data + off, n, off),
+			  (long long)n);
+	}
+	/* cp -a sets the times last: fixed by one copy onto itself. */
+	p.has_mtime = true;
+	p.mtime.tv_sec = 42;
+	CHECK_INT(upload_file_set_posix(f, &p), 0);
+	CHECK_INT(upload_file_sync(f), 0);
+	upload_file_unhold(f);
+	CHECK_INT(mem_store_count(t.ms, MEM_PUT), 0);
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_INIT), 1);
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_PART), 11);
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_COMPLETE), 1);
+	CHECK_INT(mem_store_count(t.ms, MEM_COPY), 1);
+	CHECK(stored_is(&t, "stream", data, len, &got));
+	CHECK(got.has_mtime && got.mtime.tv_sec == 42);
+	upload_file_release(f);
+	t_teardown(&t);
+	free(data);
+}
+
+/* A write anywhere but the end cancels the stream: the upload is
+ * aborted and the file goes up whole, right. */
+static void test_stream_cancelled(void)
+{
+	size_t len = 500 * KiB;
+	char *data = malloc(len);
+	struct upload_file *f;
+	struct t t;
+
+	fill(data, len, 13);
+	t_setup(&t);
+	CHECK_INT(upload_file_new(t.m, "c", NULL, NULL, &f), 0);
+	CHECK_INT(upload_file_write(f, data, len, 0), (long long)len);
+	memcpy(data + 10, "rewrite", 7);
+	CHECK_INT(upload_file_write(f, "rewrite", 7, 10), 7);
+	CHECK_INT(upload_file_sync(f), 0);
+	CHECK(stored_is(&t, "c", data, len, NULL));
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_COMPLETE), 1);
+	upload_file_release(f);
+	CHECK_INT(upload_mgr_drain(t.m), 0);
+	/* If the stream had started, it was aborted. */
+	CHECK(mem_store_count(t.ms, MEM_MP_INIT) ==
+	      1 + mem_store_count(t.ms, MEM_MP_ABORT));
 	t_teardown(&t);
 	free(data);
 }
@@ -206,13 +273,13 @@ static void test_failed_part_aborts(void)
 
 	t_setup(&t);
 	mem_store_fail(t.ms, MEM_MP_PART, -EIO, 1);
-	CHECK_INT(upload_file_new(t.m, "mp", NULL, NULL, &f), 0);
+	CHECK_INT(upload_file_new(t.m, "d/.mp", NULL, NULL, &f), 0);
 	CHECK_INT(upload_file_write(f, data, len, 0), (long long)len);
 	CHECK_INT(upload_file_sync(f), -EIO);
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_ABORT), 1);
 	err = upload_file_sync(f); /* the next attempt gets through */
 	CHECK_INT(err, 0);
-	CHECK(stored_is(&t, "mp", data, len, NULL));
+	CHECK(stored_is(&t, "d/.mp", data, len, NULL));
 	upload_file_release(f);
 	t_teardown(&t);
 	free(data);
@@ -442,7 +509,8 @@ static void test_bad_staging_root(void)
 }
 
 TU_MAIN(TU_CASE(test_part_size), TU_CASE(test_folded_into_one_put),
-	TU_CASE(test_multipart), TU_CASE(test_failed_part_aborts),
+	TU_CASE(test_multipart), TU_CASE(test_stream_while_writing),
+	TU_CASE(test_stream_cancelled), TU_CASE(test_failed_part_aborts),
 	TU_CASE(test_retry_until_stored),
 	TU_CASE(test_release_uploads_in_background), TU_CASE(test_discard),
 	TU_CASE(test_recovery_after_crash),
