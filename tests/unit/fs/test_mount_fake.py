@@ -40,6 +40,14 @@ def big_pattern():
     return bytes(((i * 131 + 5 + i // 4096) & 0xFF) for i in range(BIG_LEN))
 
 
+def default_signals():
+    """Give the daemon default dispositions: a test run from a background
+    job inherits SIGINT ignored, and libfuse (like any daemon started with
+    nohup) leaves an ignored signal ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class Mount:
     def __init__(self, args=(), many=10000):
         self.tmp = tempfile.mkdtemp(prefix="ossfs-fake-")
@@ -57,7 +65,8 @@ class Mount:
             self.proc = subprocess.Popen(
                 [MOUNT_FAKE, "--counts", self.counts_path] + self.args
                 + [self.mnt],
-                stdout=subprocess.DEVNULL, stderr=err)
+                stdout=subprocess.DEVNULL, stderr=err,
+                preexec_fn=default_signals)
         deadline = time.monotonic() + 30
         while not os.path.ismount(self.mnt):
             if self.proc.poll() is not None:
