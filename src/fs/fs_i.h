@@ -55,7 +55,7 @@ struct fs_inode {
 	struct cache_map_node by_key; /* while hashed */
 	fs_ino_t ino;
 	fs_ino_t parent;
-	char *key;		  /* full key, no trailing '/'; immutable */
+	char *key; /* full key, no trailing '/'; guarded by: mu (renames) */
 	enum cache_ent_type type; /* immutable */
 	bool hashed;		  /* guarded by: mu; findable by key */
 	uint64_t nlookup;	  /* guarded by: mu */
@@ -114,8 +114,6 @@ struct fs {
 	/* write path (write.c, names.c) */
 	struct upload_mgr *up;	  /* NULL: read-only */
 	pthread_mutex_t patch_mu; /* serialises listing patches; no nesting */
-	char **old_keys; /* guarded by: mu; keys renamed away (see names.c) */
-	size_t n_old_keys, cap_old_keys;
 };
 
 static inline uint64_t fs_now_ms(const struct fs *fs)

@@ -361,7 +361,9 @@ static int lookup_child(struct fs *fs, struct fs_inode *dir, const char *name,
 
 	buf_init(&dirpfx, 0);
 	buf_init(&key, 0);
+	pthread_mutex_lock(&fs->mu); /* a rename may change dir->key */
 	err = fs_dir_prefix(fs, dir, &dirpfx);
+	pthread_mutex_unlock(&fs->mu);
 	if (!err)
 		err = buf_append_str(&key, dirpfx.data);
 	if (!err)
@@ -445,6 +447,7 @@ int fs_inode_revalidate(struct fs *fs, struct fs_inode *in)
 	enum cache_ent_type type;
 	struct fs_found f;
 	bool fresh;
+	char *key;
 	int err;
 
 	if (in == fs->root)
@@ -453,10 +456,12 @@ int fs_inode_revalidate(struct fs *fs, struct fs_inode *in)
 	/* A staged file is what we have locally, not what is stored. */
 	fresh = in->uf || cache_is_fresh(in->attr_ms, now, fs->cfg.attr_ttl_ms);
 	type = in->type;
+	key = fresh ? NULL : str_dup(in->key); /* renames change in->key */
 	pthread_mutex_unlock(&fs->mu);
 	if (fresh)
 		return 0;
-	err = fs_probe_known(fs, in->key, type, &f);
+	err = key ? fs_probe_known(fs, key, type, &f) : -ENOMEM;
+	free(key);
 	pthread_mutex_lock(&fs->mu);
 	if (!err && f.type != in->type)
 		err = -ENOENT; /* became something else: a new inode */

@@ -17,8 +17,8 @@
  * files under it are re-keyed first, then every key under the old
  * prefix is copied, many at once, and the old keys are deleted in
  * batches of 1,000.  Not atomic (SEMANTICS.md).  The inodes keep their
- * numbers and take the new keys; the old key strings are kept until the
- * fs is freed, because other threads read in->key without the lock.
+ * numbers and take the new keys: in->key changes under fs.mu, so it is
+ * read only under fs.mu (or copied there).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -249,26 +249,16 @@ int fs_staged_merge(struct fs *fs, const char *dir, struct cache_listing **l)
 
 /* ---- keys of inodes ------------------------------------------------------ */
 
-/* in is now called key.  Caller holds mu. */
+/* in is now called key.  Caller holds mu, as does everyone who reads
+ * in->key, so the old string can go at once. */
 static int rekey(struct fs *fs, struct fs_inode *in, const char *key)
 {
-	char *k = str_dup(key), **nv;
+	char *k = str_dup(key);
 
 	if (!k)
 		return -ENOMEM;
-	if (fs->n_old_keys == fs->cap_old_keys) {
-		size_t cap = fs->cap_old_keys ? fs->cap_old_keys * 2 : 64;
-
-		nv = realloc(fs->old_keys, cap * sizeof(*nv));
-		if (!nv) {
-			free(k);
-			return -ENOMEM;
-		}
-		fs->old_keys = nv;
-		fs->cap_old_keys = cap;
-	}
 	fs_inode_unhash(fs, in);
-	fs->old_keys[fs->n_old_keys++] = in->key;
+	free(in->key);
 	in->key = k;
 	cache_map_insert(&fs->by_key, &in->by_key, cache_hash_str(k));
 	in->hashed = true;

@@ -111,14 +111,14 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 	if (err)
 		return err;
 	err = fs_inode_revalidate(fs, in);
-	if (!err) {
+	if (!err)
 		h = calloc(1, sizeof(*h));
-		if (h)
-			h->key = str_dup(in->key);
-		if (!h || !h->key)
-			err = -ENOMEM;
-	}
 	pthread_mutex_lock(&fs->mu);
+	/* A rename may change in->key: read it under mu (names.c). */
+	if (h)
+		h->key = str_dup(in->key);
+	if (!err && (!h || !h->key))
+		err = -ENOMEM;
 	if (err) {
 		in->open_count--;
 		fs_inode_maybe_free(fs, in);

@@ -304,9 +304,6 @@ void fs_write_fini(struct fs *fs)
 				in->uf = NULL;
 			}
 		}
-	for (size_t i = 0; i < fs->n_old_keys; i++)
-		free(fs->old_keys[i]);
-	free(fs->old_keys);
 	pthread_mutex_destroy(&fs->patch_mu);
 }
 
