@@ -2,8 +2,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fake_store.h"
 
@@ -32,6 +34,15 @@ struct fault {
 };
 
 #define FAKE_BAD_KEYS 8
+#define FAKE_UPLOADS  16
+
+/* A multipart upload in progress: parts kept in order of number. */
+struct fake_upload {
+	char *key; /* NULL: free slot */
+	char id[16];
+	struct oss_posix_meta posix;
+	struct buf parts[64];
+};
 
 struct bad_key {
 	char *key;
@@ -50,6 +61,8 @@ struct fake_store {
 	size_t cut_after;
 	int cut_err;
 	struct bad_key bad[FAKE_BAD_KEYS];
+	struct fake_upload ups[FAKE_UPLOADS];
+	unsigned next_upload;
 	char last_prefix[1024];
 	int last_max_keys;
 	struct pending_get *head, *tail;
@@ -669,9 +682,34 @@ static int op_get_symlink(void *impl, const char *key, char **target,
 	return rc;
 }
 
+/* A request body: memory, or a range of a file (the write path sends
+ * staged files).  NULL on failure. */
+static char *read_body(const void *data, int fd, off_t off, uint64_t len)
+{
+	char *b = malloc(len ? len : 1);
+	size_t got = 0;
+
+	if (!b || fd < 0) {
+		if (b && len)
+			memcpy(b, data, len);
+		return b;
+	}
+	while (got < len) {
+		ssize_t n = pread(fd, b + got, len - got, off + (off_t)got);
+
+		if (n <= 0) {
+			free(b);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return b;
+}
+
 static int op_put(void *impl, struct oss_put_params *p, struct oss_error *err)
 {
 	struct fake_store *f = impl;
+	char *body;
 	int rc;
 
 	pthread_mutex_lock(&f->mu);
@@ -679,10 +717,13 @@ static int op_put(void *impl, struct oss_put_params *p, struct oss_error *err)
 	pthread_mutex_unlock(&f->mu);
 	if (rc)
 		return rc;
-	if (!p->data && p->len)
-		return -ENOSYS; /* file bodies are not needed yet */
+	body = read_body(p->data, p->fd, p->fd_offset, p->len);
+	if (!body)
+		return -EIO;
+	rc = fake_store_put_meta(f, p->key, body, (size_t)p->len, p->posix);
+	free(body);
 	(void)err;
-	return fake_store_put_meta(f, p->key, p->data, p->len, p->posix);
+	return rc;
 }
 
 static int op_del(void *impl, const char *key, struct oss_error *err)
@@ -697,32 +738,120 @@ static int op_del(void *impl, const char *key, struct oss_error *err)
 	return rc ? rc : fake_store_delete(f, key);
 }
 
-static int op_unsupported(struct fake_store *f)
+/* Count a call of a kind without a counter of its own. */
+static int enter_other(struct fake_store *f)
 {
+	int rc;
+
 	pthread_mutex_lock(&f->mu);
-	f->counts[FAKE_OTHER]++;
+	rc = enter_op(f, FAKE_OTHER);
 	pthread_mutex_unlock(&f->mu);
-	return -ENOSYS;
+	return rc;
 }
 
 static int op_copy(void *impl, const char *src_key, const char *dst_key,
 		   const struct oss_posix_meta *posix, const char *content_type,
 		   struct oss_error *err)
 {
-	return op_unsupported(impl);
+	struct fake_store *f = impl;
+	struct oss_posix_meta keep;
+	struct fobj *o;
+	char *data = NULL;
+	size_t len = 0;
+	int rc = enter_other(f);
+
+	pthread_mutex_lock(&f->mu);
+	o = rc ? NULL : find(f, src_key);
+	if (!rc && !o)
+		rc = -ENOENT;
+	if (!rc) {
+		keep = posix ? *posix : o->posix;
+		len = o->len;
+		data = read_body(o->data, -1, 0, len);
+		if (!data)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (!rc)
+		rc = fake_store_put_meta(f, dst_key, data, len, &keep);
+	free(data);
+	return rc;
 }
 
 static int op_del_multi(void *impl, const char *const *keys, size_t n,
 			struct oss_error *err)
 {
-	return op_unsupported(impl);
+	int rc = enter_other(impl);
+
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = fake_store_delete(impl, keys[i]);
+	return rc;
+}
+
+static struct fake_upload *find_upload(struct fake_store *f, const char *id)
+{
+	for (unsigned i = 0; i < FAKE_UPLOADS; i++)
+		if (f->ups[i].key && strcmp(f->ups[i].id, id) == 0)
+			return &f->ups[i];
+	return NULL;
+}
+
+static void upload_fini(struct fake_upload *u)
+{
+	for (size_t i = 0; i < OSSFS_ARRAY_SIZE(u->parts); i++)
+		buf_fini(&u->parts[i]);
+	free(u->key);
+	memset(u, 0, sizeof(*u));
 }
 
 static int op_mp_init(void *impl, const char *key, const char *content_type,
 		      const struct oss_posix_meta *posix, char **upload_id,
 		      struct oss_error *err)
 {
-	return op_unsupported(impl);
+	struct fake_store *f = impl;
+	struct fake_upload *u = NULL;
+	int rc = enter_other(f);
+
+	pthread_mutex_lock(&f->mu);
+	for (unsigned i = 0; !rc && i < FAKE_UPLOADS && !u; i++)
+		if (!f->ups[i].key)
+			u = &f->ups[i];
+	if (!rc && !u)
+		rc = -ENOSPC;
+	if (!rc) {
+		snprintf(u->id, sizeof(u->id), "u%u", f->next_upload++);
+		u->key = str_dup(key);
+		for (size_t i = 0; i < OSSFS_ARRAY_SIZE(u->parts); i++)
+			buf_init(&u->parts[i], 0);
+		if (posix)
+			u->posix = *posix;
+		*upload_id = str_dup(u->id);
+		if (!u->key || !*upload_id)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+static int put_part(struct fake_store *f, const char *upload_id, int number,
+		    const char *body, uint64_t len, char *etag_out,
+		    size_t etag_size)
+{
+	struct fake_upload *u;
+	int rc = 0;
+
+	pthread_mutex_lock(&f->mu);
+	u = find_upload(f, upload_id);
+	if (!u || !body || number < 1 ||
+	    number > (int)OSSFS_ARRAY_SIZE(u->parts))
+		rc = -EINVAL;
+	if (!rc) {
+		buf_reset(&u->parts[number - 1]);
+		rc = buf_append(&u->parts[number - 1], body, (size_t)len);
+		snprintf(etag_out, etag_size, "P%d", number);
+	}
+	pthread_mutex_unlock(&f->mu);
+	return rc;
 }
 
 static int op_mp_upload_part(void *impl, const char *key, const char *upload_id,
@@ -730,7 +859,16 @@ static int op_mp_upload_part(void *impl, const char *key, const char *upload_id,
 			     off_t fd_offset, uint64_t len, char *etag_out,
 			     size_t etag_size, struct oss_error *err)
 {
-	return op_unsupported(impl);
+	char *body = NULL;
+	int rc = enter_other(impl);
+
+	if (!rc)
+		body = read_body(data, fd, fd_offset, len);
+	if (!rc)
+		rc = put_part(impl, upload_id, part_number, body, len, etag_out,
+			      etag_size);
+	free(body);
+	return rc;
 }
 
 static int op_mp_upload_part_copy(void *impl, const char *src_key,
@@ -739,27 +877,93 @@ static int op_mp_upload_part_copy(void *impl, const char *src_key,
 				  uint64_t len, char *etag_out,
 				  size_t etag_size, struct oss_error *err)
 {
-	return op_unsupported(impl);
+	struct fake_store *f = impl;
+	struct fobj *o;
+	char *body = NULL;
+	int rc = enter_other(f);
+
+	pthread_mutex_lock(&f->mu);
+	o = rc ? NULL : find(f, src_key);
+	if (o && src_offset + len <= o->len)
+		body = read_body(o->data + src_offset, -1, 0, len);
+	pthread_mutex_unlock(&f->mu);
+	if (!rc)
+		rc = put_part(f, upload_id, part_number, body, len, etag_out,
+			      etag_size);
+	free(body);
+	return rc;
 }
 
 static int op_mp_complete(void *impl, const char *key, const char *upload_id,
 			  const struct oss_part *parts, size_t n,
 			  struct oss_error *err)
 {
-	return op_unsupported(impl);
+	struct fake_store *f = impl;
+	struct oss_posix_meta posix;
+	struct fake_upload *u;
+	struct buf all;
+	char *k = NULL;
+	int rc = enter_other(f);
+
+	buf_init(&all, 0);
+	pthread_mutex_lock(&f->mu);
+	u = rc ? NULL : find_upload(f, upload_id);
+	if (!rc && !u)
+		rc = -ENOENT;
+	for (size_t i = 0; !rc && i < n; i++) {
+		int p = parts[i].number;
+
+		if (p < 1 || p > (int)OSSFS_ARRAY_SIZE(u->parts))
+			rc = -EINVAL;
+		else
+			rc = buf_append(&all, u->parts[p - 1].data,
+					u->parts[p - 1].len);
+	}
+	if (!rc) {
+		posix = u->posix;
+		k = str_dup(u->key);
+		upload_fini(u);
+	}
+	pthread_mutex_unlock(&f->mu);
+	if (!rc)
+		rc = k ? fake_store_put_meta(f, k, all.data, all.len, &posix)
+		       : -ENOMEM;
+	free(k);
+	buf_fini(&all);
+	return rc;
 }
 
 static int op_mp_abort(void *impl, const char *key, const char *upload_id,
 		       struct oss_error *err)
 {
-	return op_unsupported(impl);
+	struct fake_store *f = impl;
+	struct fake_upload *u;
+
+	pthread_mutex_lock(&f->mu);
+	f->counts[FAKE_OTHER]++;
+	u = find_upload(f, upload_id);
+	if (u)
+		upload_fini(u);
+	pthread_mutex_unlock(&f->mu);
+	return 0;
 }
 
 static int op_put_symlink(void *impl, const char *key, const char *target,
 			  const struct oss_posix_meta *posix,
 			  struct oss_error *err)
 {
-	return fake_store_put_symlink(impl, key, target);
+	struct fake_store *f = impl;
+	struct fobj *o;
+	int rc = enter_other(f);
+
+	if (!rc)
+		rc = fake_store_put_symlink(f, key, target);
+	pthread_mutex_lock(&f->mu);
+	o = rc || !posix ? NULL : find(f, key);
+	if (o)
+		o->posix = *posix;
+	pthread_mutex_unlock(&f->mu);
+	return rc;
 }
 
 static int op_probe(void *impl, struct oss_error *err)
@@ -852,6 +1056,9 @@ void fake_store_free(struct fake_store *f)
 	free(f->objs);
 	for (int i = 0; i < FAKE_BAD_KEYS; i++)
 		free(f->bad[i].key);
+	for (unsigned i = 0; i < FAKE_UPLOADS; i++)
+		if (f->ups[i].key)
+			upload_fini(&f->ups[i]);
 	pthread_cond_destroy(&f->cv);
 	pthread_mutex_destroy(&f->mu);
 	free(f);

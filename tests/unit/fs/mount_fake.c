@@ -2,7 +2,11 @@
  * the FUSE side can be tested before (and apart from) the real client.
  *
  *   mount_fake [--many N] [--ttl-ms MS] [--prefix P] [--counts FILE]
- *              [--nonempty] [--debug] MOUNTPOINT
+ *              [--staging DIR] [--nonempty] [--debug] MOUNTPOINT
+ *
+ * Without --staging the mount is read-only (EROFS); with it, writes are
+ * staged under DIR and uploaded to the fake bucket (upload.h), and the
+ * daemon waits for them before it exits.
  *
  * Serves in the foreground until unmounted or sent SIGTERM/SIGINT/SIGHUP.
  * SIGUSR1 writes the store's request counters to FILE (replaced
@@ -20,12 +24,14 @@
 #include "bridge.h"
 #include "fake_store.h"
 #include "fs.h"
+#include "upload.h"
 
 struct opts {
 	long many;
 	long ttl_ms;
 	const char *prefix;
 	const char *counts;
+	const char *staging;
 	const char *mountpoint;
 	bool debug;
 	bool nonempty;
@@ -173,6 +179,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->prefix = v;
 		else if (strcmp(a, "--counts") == 0)
 			o->counts = v;
+		else if (strcmp(a, "--staging") == 0)
+			o->staging = v;
 		else if (str_to_u64(v, 10, &n) != 0 || n > 100000000)
 			return -EINVAL;
 		else if (strcmp(a, "--many") == 0)
@@ -185,11 +193,28 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return o->mountpoint ? 0 : -EINVAL;
 }
 
+static int start_upload(const struct opts *o, struct oss_store *store,
+			struct upload_mgr **out)
+{
+	struct upload_config uc;
+
+	*out = NULL;
+	if (!o->staging)
+		return 0;
+	upload_config_defaults(&uc);
+	uc.staging_root = o->staging;
+	uc.identity = "mount_fake";
+	uc.multipart_threshold_bytes = 1 << 20;
+	uc.part_size_bytes = 256 << 10;
+	return upload_mgr_new(&uc, store, out, NULL);
+}
+
 static int serve(const struct opts *o, struct fake_store *fake)
 {
 	struct bridge_config bc;
 	struct fs_config fc;
 	struct oss_store store;
+	struct upload_mgr *up = NULL;
 	struct bridge *b = NULL;
 	struct fs *fs = NULL;
 	char prefix[1024], err[512];
@@ -203,9 +228,13 @@ static int serve(const struct opts *o, struct fake_store *fake)
 	fc.attr_ttl_ms = fc.dir_ttl_ms = fc.neg_ttl_ms = (uint32_t)o->ttl_ms;
 	rc = make_tree(fake, prefix, o->many);
 	if (!rc)
+		rc = start_upload(o, &store, &up);
+	fc.upload = up;
+	if (!rc)
 		rc = fs_new(&fc, &store, &fs);
 	if (rc) {
 		fprintf(stderr, "mount_fake: setup: %s\n", strerror(-rc));
+		upload_mgr_free(up);
 		return 1;
 	}
 	memset(&bc, 0, sizeof(bc));
@@ -217,6 +246,7 @@ static int serve(const struct opts *o, struct fake_store *fake)
 	if (rc) {
 		fprintf(stderr, "mount_fake: %s\n", err);
 		fs_free(fs);
+		upload_mgr_free(up);
 		return 1;
 	}
 	printf("mounted %s\n", o->mountpoint);
@@ -224,6 +254,9 @@ static int serve(const struct opts *o, struct fake_store *fake)
 	rc = bridge_loop(b);
 	bridge_free(b);
 	fs_free(fs);
+	if (up && upload_mgr_drain(up))
+		rc = -EIO;
+	upload_mgr_free(up);
 	return rc ? 1 : 0;
 }
 
@@ -238,8 +271,8 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &o)) {
 		fprintf(stderr, "usage: mount_fake [--many N] [--ttl-ms MS] "
-				"[--prefix P] [--counts FILE] [--nonempty] "
-				"[--debug] "
+				"[--prefix P] [--counts FILE] [--staging DIR] "
+				"[--nonempty] [--debug] "
 				"MOUNTPOINT\n");
 		return 2;
 	}

@@ -258,7 +258,9 @@ def test_concurrent_random_reads(mount):
     assert errors == []
 
 
-def test_writes_are_erofs(mount):
+def test_writes_without_staging_are_erofs(mount):
+    """Without a staging area (mount_fake without --staging, an fs with
+    no upload manager) every write is EROFS."""
     def erofs(fn, *args):
         with pytest.raises(OSError) as ei:
             fn(*args)
@@ -278,6 +280,74 @@ def test_writes_are_erofs(mount):
     erofs(os.utime, mount.path("hello.txt"), (1, 1))
     erofs(os.mknod, mount.path("node"), 0o644 | stat.S_IFREG)
     assert open(mount.path("hello.txt"), "rb").read() == b"hello, world\n"
+
+
+# ---- writing (with --staging) ------------------------------------------------
+
+@pytest.fixture
+def wmount():
+    m = Mount(args=["--staging", None], many=10)
+    m.args[m.args.index("--staging") + 1] = os.path.join(m.tmp, "staging")
+    try:
+        yield m.start()
+    finally:
+        m.stop()
+
+
+def test_write_read_rename_unlink(wmount):
+    m = wmount
+    data = os.urandom(3 * 1024 * 1024 + 5)  # past the 1 MiB threshold
+    with open(m.path("new.bin"), "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    assert open(m.path("new.bin"), "rb").read() == data
+    with open(m.path("small.txt"), "w") as f:
+        f.write("small\n")
+    os.chmod(m.path("small.txt"), 0o600)
+    os.rename(m.path("small.txt"), m.path("moved.txt"))
+    os.mkdir(m.path("newdir"))
+    os.symlink("moved.txt", m.path("newdir", "ln"))
+    with open(m.path("hello.txt"), "r+") as f:
+        f.seek(7)
+        f.write("WORLD")
+    assert open(m.path("hello.txt")).read() == "hello, WORLD\n"
+    os.unlink(m.path("dir", "a.txt"))
+    assert {"moved.txt", "new.bin", "newdir"} <= set(os.listdir(m.mnt))
+    assert "small.txt" not in os.listdir(m.mnt)
+    assert os.readlink(m.path("newdir", "ln")) == "moved.txt"
+    assert stat.S_IMODE(os.stat(m.path("moved.txt")).st_mode) == 0o600
+    assert not os.path.exists(m.path("dir", "a.txt"))
+    assert m.stop() == 0  # waits for the uploads
+    m.check_clean_exit()
+    c = m._read_counts()  # written once more at exit
+    # mkdir, moved.txt, hello.txt; new.bin and the link as OTHER
+    assert c["PUT"] == 3 and c["DELETE"] == 1, c
+    assert c["OTHER"] >= 3, c
+
+
+def test_many_writers(wmount):
+    m = wmount
+    errors = []
+
+    def worker(i):
+        try:
+            want = bytes([i]) * (100000 + i * 7000)
+            with open(m.path(f"w{i}"), "wb") as f:
+                f.write(want)
+            if open(m.path(f"w{i}"), "rb").read() != want:
+                errors.append(i)
+        except OSError as e:
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    assert m.stop() == 0
+    m.check_clean_exit()
 
 
 def test_statfs(mount):
