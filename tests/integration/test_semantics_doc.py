@@ -16,7 +16,7 @@ from conftest import TOP, binary
 
 DOC = TOP / "SEMANTICS.md"
 HERE = pathlib.Path(__file__).resolve().parent
-ID = r"S-[A-Z]+-\d+"
+ID = r"S-[A-Z]+(?:-[A-Z]+)*-\d+"  # S-READ-1, S-CACHE-DISK-1
 
 
 def doc_text():
