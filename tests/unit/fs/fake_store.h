@@ -23,7 +23,7 @@ enum fake_op {
 	FAKE_GET_SYMLINK,
 	FAKE_PUT,
 	FAKE_DELETE,
-	FAKE_OTHER,
+	FAKE_OTHER, /* copy, multipart, PutSymlink, DeleteMultipleObjects */
 	FAKE_OP_COUNT
 };
 
