@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -338,6 +339,21 @@ static void upload_options(const struct opts *o, struct upload_config *uc)
 			(uint64_t)o->copy_part_threshold_bytes;
 }
 
+/* Every staged file holds a descriptor until it is uploaded, and cp -r
+ * of many small files can stage thousands at once: take all the
+ * descriptors we may have. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_debug("cannot raise the descriptor limit: %s",
+				  strerror(errno));
+	}
+}
+
 /* Staging and uploads; staged files a killed daemon left behind for this
  * bucket are queued at once. */
 static int start_upload(struct app *app, char *msg)
@@ -350,6 +366,7 @@ static int start_upload(struct app *app, char *msg)
 
 	if (o->readonly)
 		return 0;
+	raise_fd_limit();
 	upload_options(o, &uc);
 	buf_init(&root, 0);
 	buf_init(&id, 0);
