@@ -1,11 +1,11 @@
 /* upload: staged files and their uploads to the bucket.
  *
  * A staged file is a local file under the staging directory holding the
- * whole content an object is to have, plus a small journal record beside
- * it (key, mode, uid, gid, mtime) so that a daemon killed with uploads
+ * whole content an object is to have after a small journal record (key,
+ * mode, uid, gid, mtime) so that a daemon killed with uploads
  * pending finds them again at the next mount of the same bucket
  * (upload_mgr_new recovers and queues them).  fs/ writes into the staged
- * file through its descriptor and tells this module when the content,
+ * file through this module and tells it when the content,
  * the key or the metadata changed; this module decides when to upload:
  *
  *  - upload_file_schedule (on close): after a quiet period of delay_ms,
@@ -120,8 +120,9 @@ int upload_file_fetch(struct upload_mgr *m, const char *key, uint64_t size,
  * when clean or discarded). */
 void upload_file_release(struct upload_file *f);
 
-/* The descriptor to pread from.  Quick. */
-int upload_file_fd(const struct upload_file *f);
+/* Read the staged content: bytes read or -errno. */
+ssize_t upload_file_pread(struct upload_file *f, void *buf, size_t len,
+			  uint64_t off);
 /* pwrite/ftruncate and mark dirty (journaling the record on the first
  * change).  Return bytes written / 0, or -errno. */
 ssize_t upload_file_write(struct upload_file *f, const void *buf, size_t len,

@@ -411,14 +411,10 @@ int fs_staged_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 	(void)fs;
 	if (!buf)
 		return -ENOMEM;
-	do
-		n = pread(upload_file_fd(h->uf), buf, size, (off_t)off);
-	while (n < 0 && errno == EINTR);
+	n = upload_file_pread(h->uf, buf, size, off);
 	if (n < 0) {
-		int err = -errno;
-
 		free(buf);
-		return err;
+		return (int)n;
 	}
 	iov.iov_base = buf;
 	iov.iov_len = (size_t)n;

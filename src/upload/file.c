@@ -124,16 +124,22 @@ void upload_file_release(struct upload_file *f)
 	pthread_mutex_unlock(&m->mu);
 }
 
-int upload_file_fd(const struct upload_file *f)
+ssize_t upload_file_pread(struct upload_file *f, void *buf, size_t len,
+			  uint64_t off)
 {
-	return f->fd;
+	ssize_t n;
+
+	do
+		n = pread(f->fd, buf, len, (off_t)(off + UPLOAD_HDR_BYTES));
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
 }
 
 ssize_t upload_file_write(struct upload_file *f, const void *buf, size_t len,
 			  uint64_t off)
 {
 	struct upload_mgr *m = f->m;
-	ssize_t n = pwrite(f->fd, buf, len, (off_t)off);
+	ssize_t n = pwrite(f->fd, buf, len, (off_t)(off + UPLOAD_HDR_BYTES));
 	uint64_t old;
 	int err;
 
@@ -155,7 +161,7 @@ int upload_file_truncate(struct upload_file *f, uint64_t size)
 	struct upload_mgr *m = f->m;
 	int err = 0;
 
-	if (ftruncate(f->fd, (off_t)size) != 0)
+	if (ftruncate(f->fd, (off_t)(size + UPLOAD_HDR_BYTES)) != 0)
 		return -errno;
 	pthread_mutex_lock(&m->mu);
 	upload_stream_cancel(f);

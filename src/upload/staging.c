@@ -1,7 +1,8 @@
 /* The staging directory and its journal.
  *
- * Every staged file is two files: ID.data, the content, and ID.meta, a
- * short text record of what it is to become:
+ * Every staged file is one file, ID.data: a header of UPLOAD_HDR_BYTES
+ * holding a short text record of what the content is to become, then
+ * the content:
  *
  *     ossfs-staging 1
  *     key <url-encoded key>
@@ -9,14 +10,16 @@
  *     uid 0
  *     gid 0
  *     mtime 1700000000.123456789
+ *     (NUL padding to 4096 bytes)
  *
- * The record is replaced whole (write ID.meta.tmp, rename), so a crash
- * leaves the old record or the new one, never half of one.  ID.meta
- * exists exactly while the content still has to be uploaded; a .data
- * without a .meta is a clean copy and is deleted at recovery.  Neither
- * file is fsync'ed: the point is to survive the daemon's death (kill -9,
- * a crash), which the page cache does; a power cut before the upload is
- * outside what a write-back mount can promise (SEMANTICS.md).
+ * The record is there exactly while the content still has to be
+ * uploaded; a blank header marks a clean copy, deleted at recovery.  One
+ * file and no rename per staged file: creating inodes is most of what
+ * staging costs for small files.  The header is rewritten with one
+ * pwrite of a whole page, which the daemon's death (kill -9, a crash)
+ * cannot cut in half: the page cache has the old record or the new one.
+ * Nothing is fsync'ed: a power cut before the upload is outside what a
+ * write-back mount can promise (SEMANTICS.md).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -35,7 +38,6 @@
 #include "upload_i.h"
 
 #define JOURNAL_MAGIC	 "ossfs-staging 1"
-#define JOURNAL_MAX	 16384
 #define STAGING_SUFFIXES 16
 
 static int mkdir_p(const char *path)
@@ -191,10 +193,10 @@ static int format_record(const struct upload_file *f, struct buf *b)
 	return err;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+static int pwrite_all(int fd, const char *data, size_t len, off_t off)
 {
 	while (len) {
-		ssize_t n = write(fd, data, len);
+		ssize_t n = pwrite(fd, data, len, off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -202,60 +204,44 @@ static int write_all(int fd, const char *data, size_t len)
 			return -errno;
 		data += n;
 		len -= (size_t)n;
+		off += n;
 	}
 	return 0;
 }
 
 int upload_journal_write(struct upload_file *f)
 {
-	struct buf rec, tmp, path;
-	int fd = -1, err;
+	struct buf rec;
+	int err;
 
-	buf_init(&rec, JOURNAL_MAX);
-	buf_init(&tmp, 0);
-	buf_init(&path, 0);
+	buf_init(&rec, UPLOAD_HDR_BYTES);
 	err = format_record(f, &rec);
+	/* A key is at most 1023 bytes, 3069 encoded: it always fits. */
+	if (!err && rec.len >= UPLOAD_HDR_BYTES)
+		err = -ENAMETOOLONG;
 	if (!err)
-		err = stage_path(f, "meta.tmp", &tmp);
-	if (!err)
-		err = stage_path(f, "meta", &path);
-	if (err)
-		goto out;
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		err = -errno;
-		goto out;
+		err = buf_reserve(&rec, UPLOAD_HDR_BYTES - rec.len - 1);
+	if (!err) {
+		memset(rec.data + rec.len, 0, UPLOAD_HDR_BYTES - rec.len);
+		err = pwrite_all(f->fd, rec.data, UPLOAD_HDR_BYTES, 0);
 	}
-	err = write_all(fd, rec.data, rec.len);
-	if (close(fd) != 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp.data, path.data) != 0)
-		err = -errno;
-	if (err)
-		unlink(tmp.data);
-	else
+	if (!err)
 		f->journaled = true;
-out:
-	if (err)
+	else
 		log_err("staging: cannot write the journal record of \"%s\" in "
 			"%s: %s",
 			f->key, f->m->dir, strerror(-err));
-	buf_fini(&path);
-	buf_fini(&tmp);
 	buf_fini(&rec);
 	return err;
 }
 
 void upload_journal_remove(struct upload_file *f)
 {
-	struct buf p;
+	static const char blank[sizeof(JOURNAL_MAGIC)];
 
 	if (!f->journaled)
 		return;
-	buf_init(&p, 0);
-	if (stage_path(f, "meta", &p) == 0)
-		unlink(p.data);
-	buf_fini(&p);
+	(void)pwrite_all(f->fd, blank, sizeof(blank), 0);
 	f->journaled = false;
 }
 
@@ -263,7 +249,7 @@ void upload_stage_remove(struct upload_file *f)
 {
 	struct buf p;
 
-	upload_journal_remove(f);
+	f->journaled = false;
 	buf_init(&p, 0);
 	if (stage_path(f, "data", &p) == 0)
 		unlink(p.data);
@@ -351,48 +337,45 @@ static int parse_line(struct upload_file *f, char *line)
 	return err;
 }
 
-static int read_small(const char *path, struct buf *out)
+/* The record at the head of an open staged file into f.  0 or
+ * -EINVAL (no record: a clean copy) or -errno. */
+static int parse_header(struct upload_file *f)
 {
-	char chunk[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (!err && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0)
-			err = errno == EINTR ? 0 : -errno;
-		else
-			err = buf_append(out, chunk, (size_t)n);
-	}
-	close(fd);
-	return err;
-}
-
-static int parse_record(struct upload_file *f, const char *path)
-{
-	struct buf b;
+	char hdr[UPLOAD_HDR_BYTES + 1];
 	char *save = NULL, *line;
-	int err, n = 0;
+	ssize_t n;
+	int err = 0, i = 0;
 
-	buf_init(&b, JOURNAL_MAX);
-	err = read_small(path, &b);
-	for (line = err ? NULL : strtok_r(b.data, "\n", &save); line && !err;
-	     line = strtok_r(NULL, "\n", &save), n++) {
-		if (n == 0)
+	do
+		n = pread(f->fd, hdr, UPLOAD_HDR_BYTES, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	hdr[n] = '\0'; /* the record ends at the first NUL */
+	for (line = strtok_r(hdr, "\n", &save); line && !err;
+	     line = strtok_r(NULL, "\n", &save), i++) {
+		if (i == 0)
 			err = strcmp(line, JOURNAL_MAGIC) ? -EINVAL : 0;
 		else
 			err = parse_line(f, line);
 	}
-	if (!err && !f->key)
+	if (!err && (i == 0 || !f->key))
 		err = -EINVAL;
-	buf_fini(&b);
 	return err;
 }
 
-/* ID.meta found: bring back the file it describes, queued.  Returns 1
- * when one was recovered. */
+static void remove_data(struct upload_mgr *m, const char *id)
+{
+	struct buf p;
+
+	buf_init(&p, 0);
+	if (!buf_appendf(&p, "%s/%s.data", m->dir, id))
+		unlink(p.data);
+	buf_fini(&p);
+}
+
+/* ID.data found: bring back the file it describes, queued, or delete a
+ * clean copy.  Returns 1 when one was recovered. */
 static int recover_one(struct upload_mgr *m, const char *id)
 {
 	struct upload_file *f = calloc(1, sizeof(*f));
@@ -406,18 +389,18 @@ static int recover_one(struct upload_mgr *m, const char *id)
 	str_lcpy(f->id, id, sizeof(f->id));
 	f->m = m;
 	f->fd = -1;
-	err = stage_path(f, "meta", &p);
-	if (!err)
-		err = parse_record(f, p.data);
-	if (!err)
-		err = stage_path(f, "data", &p);
+	err = stage_path(f, "data", &p);
 	if (!err) {
 		f->fd = open(p.data, O_RDWR | O_CLOEXEC);
 		err = f->fd < 0 || fstat(f->fd, &st) != 0 ? -errno : 0;
 	}
+	if (!err)
+		err = parse_header(f);
 	if (err)
 		goto fail;
-	f->size = (uint64_t)st.st_size;
+	f->size = (uint64_t)st.st_size > UPLOAD_HDR_BYTES
+			  ? (uint64_t)st.st_size - UPLOAD_HDR_BYTES
+			  : 0;
 	f->journaled = true;
 	f->gen = 1; /* dirty: never stored as far as we know */
 	f->state = UF_QUEUED;
@@ -432,8 +415,11 @@ static int recover_one(struct upload_mgr *m, const char *id)
 	return 1;
 
 fail:
-	log_err("staging: record %s/%s.meta is unusable (%s); left in place",
-		m->dir, id, strerror(-err));
+	if (err == -EINVAL)
+		remove_data(m, id); /* a clean copy: nothing to upload */
+	else
+		log_err("staging: %s/%s.data is unusable (%s); left in place",
+			m->dir, id, strerror(-err));
 	if (f && f->fd >= 0)
 		close(f->fd);
 	if (f)
@@ -441,29 +427,6 @@ fail:
 	free(f);
 	buf_fini(&p);
 	return 0;
-}
-
-/* Leftovers with no record: clean copies and half-written records. */
-static void remove_orphan(struct upload_mgr *m, const char *name)
-{
-	size_t n = strlen(name);
-	struct buf p;
-	struct stat st;
-
-	buf_init(&p, 0);
-	if (str_has_suffix(name, ".meta.tmp")) {
-		if (!buf_appendf(&p, "%s/%s", m->dir, name))
-			unlink(p.data);
-	} else if (str_has_suffix(name, ".data")) {
-		if (!buf_appendf(&p, "%s/%.*s.meta", m->dir, (int)(n - 5),
-				 name) &&
-		    stat(p.data, &st) != 0 && errno == ENOENT) {
-			buf_reset(&p);
-			if (!buf_appendf(&p, "%s/%s", m->dir, name))
-				unlink(p.data);
-		}
-	}
-	buf_fini(&p);
 }
 
 size_t upload_recover(struct upload_mgr *m)
@@ -477,7 +440,7 @@ size_t upload_recover(struct upload_mgr *m)
 	while ((de = readdir(d)) != NULL) {
 		size_t n = strlen(de->d_name);
 
-		if (str_has_suffix(de->d_name, ".meta") && n > 5) {
+		if (str_has_suffix(de->d_name, ".data") && n > 5) {
 			char id[64];
 
 			if (n - 5 >= sizeof(id))
@@ -485,8 +448,6 @@ size_t upload_recover(struct upload_mgr *m)
 			memcpy(id, de->d_name, n - 5);
 			id[n - 5] = '\0';
 			found += (size_t)recover_one(m, id);
-		} else {
-			remove_orphan(m, de->d_name);
 		}
 	}
 	closedir(d);

@@ -83,6 +83,7 @@ void upload_stream_on_write(struct upload_mgr *m, struct upload_file *f,
 			return;
 		}
 		f->stream = st;
+		m->streams++;
 		pthread_cond_signal(&m->work_cv);
 		return;
 	}
@@ -135,8 +136,8 @@ static void job_part(struct upload_mgr *m, struct upload_file *f,
 	p->number = (int)k + 1;
 	err = m->store->ops->mp_upload_part(
 		m->store->impl, st->key, st->upload_id, p->number, NULL, f->fd,
-		(off_t)(k * st->part), st->part, p->etag, sizeof(p->etag),
-		&oerr);
+		(off_t)(k * st->part + UPLOAD_HDR_BYTES), st->part, p->etag,
+		sizeof(p->etag), &oerr);
 	pthread_mutex_lock(&m->mu);
 	if (err)
 		st->failed = true;
@@ -166,6 +167,7 @@ static bool stream_job(struct upload_mgr *m, struct upload_file *f)
 		if (st->inflight)
 			return false;
 		f->stream = NULL; /* ours now */
+		m->streams--;
 		job_abort(m, st);
 		upload_maybe_destroy(m, f, false);
 		return true;
@@ -193,6 +195,8 @@ static bool stream_job(struct upload_mgr *m, struct upload_file *f)
 
 bool upload_stream_work(struct upload_mgr *m)
 {
+	if (!m->streams)
+		return false; /* the common case: no scan */
 	for (struct upload_file *f = m->files; f; f = f->next)
 		if (f->stream && stream_job(m, f))
 			return true;
@@ -216,6 +220,7 @@ struct upload_stream *upload_stream_take(struct upload_mgr *m,
 		return NULL; /* a worker aborts it */
 	}
 	f->stream = NULL;
+	m->streams--;
 	f->seq = false; /* what is left goes up from here, not again */
 	return st;
 }
@@ -240,7 +245,7 @@ static int tail_part(void *arg, size_t i)
 	st->parts[k].number = (int)k + 1;
 	return t->m->store->ops->mp_upload_part(
 		t->m->store->impl, st->key, st->upload_id, (int)k + 1, NULL,
-		t->fd, (off_t)off, len, st->parts[k].etag,
+		t->fd, (off_t)(off + UPLOAD_HDR_BYTES), len, st->parts[k].etag,
 		sizeof(st->parts[k].etag), &oerr);
 }
 
@@ -294,6 +299,8 @@ int upload_stream_finish(struct upload_mgr *m, struct upload_stream *st, int fd,
 
 void upload_stream_drop(struct upload_file *f)
 {
+	if (f->stream)
+		f->m->streams--;
 	stream_free(f->stream);
 	f->stream = NULL;
 }

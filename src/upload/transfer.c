@@ -121,8 +121,8 @@ static int mp_part(void *arg, size_t i)
 	else
 		err = j->store->ops->mp_upload_part(
 			j->store->impl, j->key, j->upload_id, (int)i + 1, NULL,
-			j->fd, (off_t)off, len, j->parts[i].etag,
-			sizeof(j->parts[i].etag), &oerr);
+			j->fd, (off_t)(off + UPLOAD_HDR_BYTES), len,
+			j->parts[i].etag, sizeof(j->parts[i].etag), &oerr);
 	if (err)
 		atomic_store(&j->failed, 1);
 	return err;
@@ -184,6 +184,7 @@ int upload_transfer(struct upload_mgr *m, int fd, const char *key,
 	memset(&p, 0, sizeof(p));
 	p.key = key;
 	p.fd = size ? fd : -1;
+	p.fd_offset = UPLOAD_HDR_BYTES;
 	p.data = size ? NULL : "";
 	p.len = size;
 	p.posix = posix;
@@ -293,7 +294,7 @@ static int fetch_chunk(void *arg, size_t i)
 	if (!err && w.len != want)
 		err = -ESTALE;
 	if (!err)
-		err = pwrite_all(j->fd, buf, want, off);
+		err = pwrite_all(j->fd, buf, want, off + UPLOAD_HDR_BYTES);
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mu);
 	free(buf);
@@ -306,7 +307,7 @@ int upload_fetch_into(struct upload_mgr *m, int fd, const char *key,
 	struct fetch_job j = { m, fd, key, etag, size };
 	size_t n = (size_t)((size + FETCH_CHUNK - 1) / FETCH_CHUNK);
 
-	if (ftruncate(fd, (off_t)size) != 0)
+	if (ftruncate(fd, (off_t)(size + UPLOAD_HDR_BYTES)) != 0)
 		return -errno;
 	return n ? upload_parallel(FETCH_THREADS, n, fetch_chunk, &j) : 0;
 }

@@ -12,6 +12,10 @@
 #include "base.h"
 #include "upload.h"
 
+/* The first bytes of every staged file hold its journal record (see
+ * staging.c); the content starts here. */
+#define UPLOAD_HDR_BYTES 4096
+
 enum uf_state {
 	UF_IDLE = 0,
 	UF_QUEUED,  /* waiting for due_ms (and for writers to let go) */
@@ -21,7 +25,7 @@ enum uf_state {
 struct upload_file {
 	struct upload_mgr *m;
 	struct upload_file *prev, *next; /* m->files; guarded by: m->mu */
-	char id[40];			 /* file names: ID.data, ID.meta */
+	char id[40];			 /* file name: ID.data */
 	int fd;
 	/* guarded by: m->mu */
 	char *key;
@@ -34,7 +38,7 @@ struct upload_file {
 	int last_err;
 	unsigned failures; /* consecutive */
 	unsigned drain_failures;
-	bool journaled;
+	bool journaled; /* the header holds a record */
 	bool discarded;
 	bool remote;	     /* an object is stored under key */
 	bool owned;	     /* fs/ still refers to it */
@@ -60,6 +64,7 @@ struct upload_mgr {
 	bool stopping;		     /* guarded by: mu */
 	bool draining;		     /* guarded by: mu */
 	uint64_t next_id;	     /* guarded by: mu */
+	size_t streams;		     /* guarded by: mu; files with a stream */
 	struct upload_stats st;	     /* guarded by: mu (counters) */
 	upload_listener_fn listener; /* guarded by: mu */
 	void *listener_ud;
@@ -82,9 +87,11 @@ int upload_dir_open(struct upload_mgr *m);
 void upload_dir_close(struct upload_mgr *m);
 /* Create ID.data for a new file (fills f->id, f->fd).  Caller holds mu. */
 int upload_stage_create(struct upload_mgr *m, struct upload_file *f);
-/* (Re)write ID.meta from f's key and posix.  Caller holds mu. */
+/* (Re)write the record in the header from f's key and posix.  Caller
+ * holds mu. */
 int upload_journal_write(struct upload_file *f);
-/* Remove ID.meta (stored or discarded) / both files.  Caller holds mu. */
+/* Blank the record (stored or discarded) / remove the file.  Caller
+ * holds mu. */
 void upload_journal_remove(struct upload_file *f);
 void upload_stage_remove(struct upload_file *f);
 /* Queue every staged file found in the directory.  Caller holds no
