@@ -207,11 +207,13 @@ ssize_t fs_write(struct fs *fs, uint64_t fh, const void *buf, size_t size,
 int fs_flush(struct fs *fs, uint64_t fh);
 int fs_fsync(struct fs *fs, uint64_t fh, bool datasync);
 
-/* ---- hooks for the prefetch engine (a later issue) ---------------------- */
+/* ---- hooks for the prefetch engine (prefetch.h; fs/ahead.c binds them) -- */
 
-/* Both run on the FUSE worker that served the call, with no fs lock held,
+/* All run on the FUSE worker that served the call, with no fs lock held,
  * and must not block.  The listing is borrowed for the call (take a
- * reference with cache_listing_ref to keep it); dir is its key prefix. */
+ * reference with cache_listing_ref to keep it); dir is its key prefix.
+ * on_dir_done: a handle of dir has handed out its last entry (a readdir
+ * at the end) or was released; it may run more than once. */
 struct fs_prefetch_hooks {
 	void (*on_opendir)(void *ud, fs_ino_t ino, const char *dir,
 			   struct cache_listing *listing);
@@ -219,6 +221,7 @@ struct fs_prefetch_hooks {
 			const char *etag, uint64_t object_size, uint64_t off,
 			size_t size);
 	void *ud;
+	void (*on_dir_done)(void *ud, const char *dir);
 };
 /* Install before the mount serves requests; NULL removes them. */
 void fs_set_prefetch_hooks(struct fs *fs, const struct fs_prefetch_hooks *h);

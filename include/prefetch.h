@@ -81,6 +81,11 @@ void prefetch_stop(struct prefetch *pf);
  * its listing (borrowed; the engine takes its own reference). */
 void prefetch_on_opendir(struct prefetch *pf, const char *dir,
 			 struct cache_listing *listing);
+/* Every name of dir has been handed to a reader (or its handle closed):
+ * the directory's prefetch starts now if it has not yet.  Until then an
+ * opened directory waits, so that `ls -l` of a large directory does not
+ * share the machine with its own prefetch while it reads the names. */
+void prefetch_on_dir_done(struct prefetch *pf, const char *dir);
 /* A read of [off, off+size) of object key (version etag, object_size
  * bytes), from file id (the inode), is about to be served. */
 void prefetch_on_read(struct prefetch *pf, uint64_t id, const char *key,

@@ -16,6 +16,11 @@ static void hook_opendir(void *ud, fs_ino_t ino, const char *dir,
 	prefetch_on_opendir(ud, dir, listing);
 }
 
+static void hook_dir_done(void *ud, const char *dir)
+{
+	prefetch_on_dir_done(ud, dir);
+}
+
 static void hook_read(void *ud, fs_ino_t ino, const char *key, const char *etag,
 		      uint64_t object_size, uint64_t off, size_t size)
 {
@@ -64,6 +69,7 @@ static int start_prefetch(struct fs *fs, const struct fs_config *cfg)
 		return err;
 	h.on_opendir = hook_opendir;
 	h.on_read = hook_read;
+	h.on_dir_done = hook_dir_done;
 	h.ud = fs->pf;
 	fs_set_prefetch_hooks(fs, &h);
 	return 0;

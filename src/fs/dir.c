@@ -306,6 +306,9 @@ int fs_readdir(struct fs *fs, fs_ino_t ino, uint64_t fh, off_t off, bool plus,
 	int err = 0;
 
 	(void)ino;
+	/* Asked past the last entry: the reader has seen every name. */
+	if (off >= end && fs->hooks.on_dir_done)
+		fs->hooks.on_dir_done(fs->hooks.ud, h->dir);
 	buf_init(&key, 0);
 	for (off_t pos = off < 0 ? 0 : off; pos < end; pos++) {
 		const struct cache_dirent *d;
@@ -346,6 +349,8 @@ void fs_releasedir(struct fs *fs, uint64_t fh)
 
 	if (!h)
 		return;
+	if (fs->hooks.on_dir_done)
+		fs->hooks.on_dir_done(fs->hooks.ud, h->dir);
 	pthread_mutex_lock(&fs->mu);
 	fs->st.open_dirs--;
 	pthread_mutex_unlock(&fs->mu);

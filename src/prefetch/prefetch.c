@@ -11,13 +11,16 @@
  * Directory prefetch.  When a directory is opened (fs/ hands us the
  * listing snapshot), its regular files of 1 byte to file_max_bytes become
  * candidates, in listing order, which is the order cp, rsync and tar read
- * them in.  A directory is *followed*: it has a window of files that may
- * be started and not yet read (window_files, 256) and a byte window
- * (window_bytes, 64 MiB).  Reading a prefetched file frees its place, so
- * the window slides with the reader, and widens it by two files (up to
- * window_max_files), so a directory that is being read pulls further
- * ahead.  Reading a file the window has not reached yet (a shuffled
- * reader) brings the window back to its full size.  Whole-object GETs
+ * them in.  The GETs start once the opener has read every name (or closed
+ * the handle, or read one of the files): cp -r, rsync and os.listdir read
+ * a directory whole before touching a file, and `ls -l` of 10,000 names
+ * then does not share two cores with 256 GETs while it reads them.  A directory
+ * is *followed*: it has a window of files that may be started and not yet read
+ * (window_files, 256) and a byte window (window_bytes, 64 MiB).  Reading a
+ * prefetched file frees its place, so the window slides with the reader, and
+ * widens it by two files (up to window_max_files), so a directory that is being
+ * read pulls further ahead.  Reading a file the window has not reached yet (a
+ * shuffled reader) brings the window back to its full size.  Whole-object GETs
  * also bring the object's headers: fs/ learns x-oss-meta-* from them.
  *
  * Backing off.  A file manager or `ls -R` opens directory after directory
@@ -110,6 +113,7 @@ struct pf_dir {
 	uint64_t candidates, started, read;
 	int refs; /* the table's while followed, plus one per GET */
 	bool followed;
+	bool active; /* its names were all read, or one of its files */
 };
 
 struct pf_stream {
@@ -562,7 +566,8 @@ static bool pick_stream(struct prefetch *pf, struct pick *p)
 
 static bool dir_may_start(const struct pf_dir *d)
 {
-	return d->charged < d->window && d->charged_bytes < d->window_bytes;
+	return d->active && d->charged < d->window &&
+	       d->charged_bytes < d->window_bytes;
 }
 
 static bool pick_dir(struct prefetch *pf, struct pick *p)
@@ -765,6 +770,7 @@ void prefetch_on_opendir(struct prefetch *pf, const char *dir,
 		/* A newer snapshot: start over with the window it had. */
 		d->window = old->window;
 		d->window_bytes = old->window_bytes;
+		d->active = old->active;
 		dir_unfollow(pf, old);
 	} else {
 		if (pf->dir_lru.next != &pf->dir_lru)
@@ -781,6 +787,22 @@ void prefetch_on_opendir(struct prefetch *pf, const char *dir,
 out:
 	pthread_mutex_unlock(&pf->mu);
 	pump(pf);
+}
+
+void prefetch_on_dir_done(struct prefetch *pf, const char *dir)
+{
+	struct pf_dir *d;
+	bool start = false;
+
+	pthread_mutex_lock(&pf->mu);
+	d = pf->stopped ? NULL : dir_find(pf, dir, strlen(dir));
+	if (d && !d->active) {
+		d->active = true;
+		start = true;
+	}
+	pthread_mutex_unlock(&pf->mu);
+	if (start)
+		pump(pf);
 }
 
 /* A file of a followed directory is being read.  Caller holds mu. */
@@ -803,6 +825,7 @@ static void note_dir_read(struct prefetch *pf, const char *key,
 		return;
 	*it |= IT_READ;
 	d->read++;
+	d->active = true; /* a reader that reads files while listing */
 	pf->streak = 0;
 	pf->st.backoff = 0;
 	if (*it & IT_CHARGED) {

@@ -1117,7 +1117,8 @@ static void hook_read(void *ud, fs_ino_t ino, const char *key, const char *etag,
 static void test_prefetch_hooks(void)
 {
 	struct hook_rec rec;
-	struct fs_prefetch_hooks hooks = { hook_opendir, hook_read, &rec };
+	struct fs_prefetch_hooks hooks = { hook_opendir, hook_read, &rec,
+					   NULL };
 	struct collect c;
 	struct fs_entry e;
 	struct env t;
