@@ -34,6 +34,15 @@ static void file_free_unlinked(struct upload_file *f)
 	free(f);
 }
 
+/* How long a closed file waits for more changes.  A file whose parts
+ * are already on their way (stream.c) has nothing to gain from waiting:
+ * a rename cancels its stream anyway, and metadata set now costs the
+ * same copy as metadata set after the upload. */
+static uint32_t quiet_ms(const struct upload_file *f)
+{
+	return upload_stream_active(f) ? 0 : f->m->cfg.delay_ms;
+}
+
 /* A change: dirty, journaled, and the quiet period starts over.  The
  * record is rewritten when its fields changed or it is not on disk yet;
  * plain writes change none of them.  Caller holds mu. */
@@ -117,7 +126,7 @@ void upload_file_release(struct upload_file *f)
 	f->owner = NULL;
 	if (uf_dirty(f) && f->state == UF_IDLE) {
 		f->state = UF_QUEUED;
-		f->due_ms = time_mono_ms() + m->cfg.delay_ms;
+		f->due_ms = time_mono_ms() + quiet_ms(f);
 		pthread_cond_signal(&m->work_cv);
 	}
 	upload_maybe_destroy(m, f, false);
@@ -287,7 +296,7 @@ void upload_file_schedule(struct upload_file *f)
 	pthread_mutex_lock(&m->mu);
 	if (uf_dirty(f) && f->state != UF_RUNNING) {
 		f->state = UF_QUEUED;
-		f->due_ms = time_mono_ms() + m->cfg.delay_ms;
+		f->due_ms = time_mono_ms() + quiet_ms(f);
 		pthread_cond_signal(&m->work_cv);
 	}
 	pthread_mutex_unlock(&m->mu);

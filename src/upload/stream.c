@@ -99,6 +99,11 @@ void upload_stream_cancel(struct upload_file *f)
 		f->stream->failed = true;
 }
 
+bool upload_stream_active(const struct upload_file *f)
+{
+	return f->stream && !f->stream->failed;
+}
+
 bool upload_stream_busy(const struct upload_file *f)
 {
 	return f->stream && f->stream->inflight;

@@ -107,6 +107,7 @@ void upload_stream_on_write(struct upload_mgr *m, struct upload_file *f,
 			    uint64_t off, uint64_t old_size);
 void upload_stream_cancel(struct upload_file *f);
 bool upload_stream_busy(const struct upload_file *f);
+bool upload_stream_active(const struct upload_file *f);
 /* Run one stream job if there is one (drops mu while it runs). */
 bool upload_stream_work(struct upload_mgr *m);
 /* The stream to finish the upload of f under key with, or NULL (then
