@@ -212,7 +212,7 @@ bool upload_stream_work(struct upload_mgr *m)
  */
 
 struct upload_stream *upload_stream_take(struct upload_mgr *m,
-					 struct upload_file *f, const char *key)
+					 struct upload_file *f)
 {
 	struct upload_stream *st = f->stream;
 
@@ -220,14 +220,31 @@ struct upload_stream *upload_stream_take(struct upload_mgr *m,
 		return NULL;
 	while (st->inflight)
 		pthread_cond_wait(&m->done_cv, &m->mu);
-	if (st->failed || !st->upload_id || strcmp(st->key, key) != 0) {
-		st->failed = true;
-		return NULL; /* a worker aborts it */
+	/* Jobs may have finished it meanwhile (an abort job). */
+	st = f->stream;
+	if (st) {
+		f->stream = NULL;
+		m->streams--;
 	}
-	f->stream = NULL;
-	m->streams--;
 	f->seq = false; /* what is left goes up from here, not again */
 	return st;
+}
+
+bool upload_stream_usable(const struct upload_stream *st, const char *key)
+{
+	return !st->failed && st->upload_id && strcmp(st->key, key) == 0;
+}
+
+void upload_stream_abort(struct upload_mgr *m, struct upload_stream *st)
+{
+	struct oss_error oerr;
+
+	if (st->upload_id) {
+		oss_error_clear(&oerr);
+		(void)m->store->ops->mp_abort(m->store->impl, st->key,
+					      st->upload_id, &oerr);
+	}
+	stream_free(st);
 }
 
 struct tail {

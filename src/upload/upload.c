@@ -199,7 +199,7 @@ static void notify(struct upload_mgr *m, struct upload_file *f,
 /* Upload f (state RUNNING, mu held on entry and exit). */
 static void run_one(struct upload_mgr *m, struct upload_file *f)
 {
-	struct upload_stream *st = upload_stream_take(m, f, f->key);
+	struct upload_stream *st = upload_stream_take(m, f);
 	struct snapshot s = { f->gen,	f->size, str_dup(f->key),
 			      f->posix, f->fd,	 f->mtime_implicit };
 	char etag[80] = "";
@@ -207,6 +207,12 @@ static void run_one(struct upload_mgr *m, struct upload_file *f)
 	int err;
 
 	pthread_mutex_unlock(&m->mu);
+	if (st && (!s.key || !upload_stream_usable(st, s.key))) {
+		/* Cancelled (or renamed): nothing of it is any use. */
+		upload_stream_abort(m, st);
+		st = NULL;
+		multipart = false;
+	}
 	if (!s.key)
 		err = -ENOMEM;
 	else if (st)

@@ -110,11 +110,13 @@ bool upload_stream_busy(const struct upload_file *f);
 bool upload_stream_active(const struct upload_file *f);
 /* Run one stream job if there is one (drops mu while it runs). */
 bool upload_stream_work(struct upload_mgr *m);
-/* The stream to finish the upload of f under key with, or NULL (then
- * upload whole).  Waits for its jobs. */
+/* Detach f's stream, if any, once its jobs are done (the caller owns
+ * it: finish it if upload_stream_usable, else upload_stream_abort it,
+ * with no lock held). */
 struct upload_stream *upload_stream_take(struct upload_mgr *m,
-					 struct upload_file *f,
-					 const char *key);
+					 struct upload_file *f);
+bool upload_stream_usable(const struct upload_stream *st, const char *key);
+void upload_stream_abort(struct upload_mgr *m, struct upload_stream *st);
 /* Send the rest of fd (size bytes) and complete.  No lock held; frees
  * st. */
 int upload_stream_finish(struct upload_mgr *m, struct upload_stream *st, int fd,

@@ -146,6 +146,8 @@ def test_stream_then_times_set(server, mounts):
     server.reset()
     fd = os.open(m.mnt / "cpa.bin", os.O_CREAT | os.O_WRONLY, 0o640)
     os.write(fd, data)
+    wait_for(lambda: reqs(server).get("InitiateMultipartUpload", 0),
+             "the stream to start")
     os.utime(fd, ns=(1, 1_200_000_000_000_000_000))
     os.fsync(fd)
     os.close(fd)

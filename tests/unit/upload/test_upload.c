@@ -245,7 +245,11 @@ static void test_stream_while_writing(void)
 		CHECK_INT(upload_file_write(f, data + off, n, off),
 			  (long long)n);
 	}
-	/* cp -a sets the times last: fixed by one copy onto itself. */
+	/* Once the stream has started (a worker does that)... */
+	for (int i = 0; i < 10000 && !mem_store_count(t.ms, MEM_MP_INIT); i++)
+		usleep(1000);
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_INIT), 1);
+	/* ...cp -a sets the times last: fixed by one copy onto itself. */
 	p.has_mtime = true;
 	p.mtime.tv_sec = 42;
 	CHECK_INT(upload_file_set_posix(f, &p), 0);
@@ -283,7 +287,8 @@ static void test_stream_cancelled(void)
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_COMPLETE), 1);
 	upload_file_release(f);
 	CHECK_INT(upload_mgr_drain(t.m), 0);
-	/* If the stream had started, it was aborted. */
+	/* If the stream had started, it was aborted (by sync at the
+	 * latest, before its own upload). */
 	CHECK(mem_store_count(t.ms, MEM_MP_INIT) ==
 	      1 + mem_store_count(t.ms, MEM_MP_ABORT));
 	t_teardown(&t);
