@@ -10,8 +10,11 @@
  *
  * Names and inodes.  An inode is named by its full key ("prefix/a/b"); the
  * root is the configured prefix and has inode FS_ROOT_INO.  Inode numbers
- * come from a 64-bit counter and are never reused during a mount.  A key
- * that changes type (file <-> directory) gets a new inode.  Lookup counts
+ * come from a 64-bit counter and are never given to another path during a
+ * mount: a path whose inode the kernel forgot gets its old number back
+ * when it is looked up again (the last 65,536 forgotten are remembered),
+ * so tools that compare st_ino over time (tar) see one file.  A key that
+ * changes type (file <-> directory) gets a new number.  Lookup counts
  * follow the FUSE rules: fs_lookup and each entry fs_readdir hands out in
  * plus mode add one, fs_forget subtracts; an inode with no lookups and no
  * open handle is freed.

@@ -82,6 +82,18 @@ struct fs_inode {
 	bool mtime_dirty; /* written since the mtime went to uf */
 };
 
+/* The number a forgotten inode had, so that the same path looked up
+ * again gets it back (tar compares st_ino across its extraction; the
+ * kernel forgets inodes it evicts whenever memory is short). */
+struct fs_recent {
+	struct cache_map_node node; /* in fs.recent, by key */
+	struct fs_recent *newer;    /* FIFO, oldest first */
+	fs_ino_t ino;
+	enum cache_ent_type type;
+	char key[];
+};
+#define FS_RECENT_MAX 65536
+
 struct fs {
 	struct fs_config cfg;
 	char *prefix; /* "" or "a/b/"; cfg.prefix points here */
@@ -98,7 +110,9 @@ struct fs {
 	uint64_t next_ino;	 /* guarded by: mu */
 	struct fs_inode *root;
 	struct cache_map warned; /* guarded by: mu; keys warned about */
-	struct fs_stats st;	 /* guarded by: mu (counters only) */
+	struct cache_map recent; /* guarded by: mu; struct fs_recent */
+	struct fs_recent *recent_old, *recent_new; /* guarded by: mu */
+	struct fs_stats st; /* guarded by: mu (counters only) */
 
 	pthread_mutex_t io_mu;
 	pthread_cond_t io_cv;

@@ -42,6 +42,76 @@ struct fs_inode *fs_inode_by_key(struct fs *fs, const char *key)
 	return n ? CACHE_CONTAINER_OF(n, struct fs_inode, by_key) : NULL;
 }
 
+static bool recent_eq(const struct cache_map_node *n, const void *key)
+{
+	const struct fs_recent *r =
+		CACHE_CONTAINER_OF(n, struct fs_recent, node);
+
+	return strcmp(r->key, key) == 0;
+}
+
+static void recent_drop_oldest(struct fs *fs)
+{
+	struct fs_recent *r = fs->recent_old;
+
+	fs->recent_old = r->newer;
+	if (!fs->recent_old)
+		fs->recent_new = NULL;
+	cache_map_remove(&fs->recent, &r->node);
+	free(r);
+}
+
+/* in is freed while still named: remember its number for its key. */
+static void recent_add(struct fs *fs, const struct fs_inode *in)
+{
+	size_t len = strlen(in->key);
+	struct cache_map_node *n = cache_map_find(
+		&fs->recent, cache_hash_str(in->key), recent_eq, in->key);
+	struct fs_recent *r;
+
+	if (n) {
+		/* Known (its number was given back once): again. */
+		r = CACHE_CONTAINER_OF(n, struct fs_recent, node);
+		r->ino = in->ino;
+		r->type = in->type;
+		return;
+	}
+	r = malloc(sizeof(*r) + len + 1);
+	if (!r)
+		return; /* the next lookup gets a new number: allowed */
+	memcpy(r->key, in->key, len + 1);
+	r->ino = in->ino;
+	r->type = in->type;
+	r->newer = NULL;
+	if (fs->recent_new)
+		fs->recent_new->newer = r;
+	else
+		fs->recent_old = r;
+	fs->recent_new = r;
+	cache_map_insert(&fs->recent, &r->node, cache_hash_str(r->key));
+	if (fs->recent.n > FS_RECENT_MAX)
+		recent_drop_oldest(fs);
+}
+
+/* The number key had before it was forgotten, as that type, or a new
+ * one.  A remembered entry is only marked used (ino 0): unlinking it
+ * from the FIFO would cost a walk. */
+static fs_ino_t number_for(struct fs *fs, const char *key,
+			   enum cache_ent_type type)
+{
+	struct cache_map_node *n = cache_map_find(
+		&fs->recent, cache_hash_str(key), recent_eq, key);
+	struct fs_recent *r =
+		n ? CACHE_CONTAINER_OF(n, struct fs_recent, node) : NULL;
+	fs_ino_t ino;
+
+	if (!r || !r->ino || r->type != type)
+		return fs->next_ino++;
+	ino = r->ino;
+	r->ino = 0;
+	return ino;
+}
+
 static struct fs_inode *inode_new(struct fs *fs, fs_ino_t parent,
 				  const char *key, enum cache_ent_type type)
 {
@@ -54,7 +124,7 @@ static struct fs_inode *inode_new(struct fs *fs, fs_ino_t parent,
 		free(in);
 		return NULL;
 	}
-	in->ino = fs->next_ino++;
+	in->ino = number_for(fs, key, type);
 	in->parent = parent;
 	in->type = type;
 	in->mtime = fs->mount_time;
@@ -75,6 +145,9 @@ void fs_inode_unhash(struct fs *fs, struct fs_inode *in)
 
 static void inode_destroy(struct fs *fs, struct fs_inode *in)
 {
+	/* Forgotten, not unlinked or renamed away: the name lives on. */
+	if (in->hashed && fs->recent.buckets)
+		recent_add(fs, in);
 	fs_inode_unhash(fs, in);
 	cache_map_remove(&fs->by_ino, &in->by_ino);
 	fs->st.inodes--;
@@ -227,9 +300,11 @@ int fs_inode_table_init(struct fs *fs)
 		goto fail;
 	if (cache_map_init(&fs->by_key, 1024) < 0)
 		goto fail_ino;
+	if (cache_map_init(&fs->recent, 1024) < 0)
+		goto fail_key;
 	root = calloc(1, sizeof(*root));
 	if (!root)
-		goto fail_key;
+		goto fail_recent;
 	/* The root's key is its prefix without the '/', for log lines. */
 	root->key = str_ndup(fs->prefix, plen ? plen - 1 : 0);
 	if (!root->key)
@@ -247,6 +322,8 @@ int fs_inode_table_init(struct fs *fs)
 
 fail_root:
 	free(root);
+fail_recent:
+	cache_map_fini(&fs->recent);
 fail_key:
 	cache_map_fini(&fs->by_key);
 fail_ino:
@@ -259,9 +336,18 @@ void fs_inode_table_fini(struct fs *fs)
 {
 	struct cache_map_node *n;
 
+	cache_map_fini(&fs->recent); /* no more remembering */
+	memset(&fs->recent, 0, sizeof(fs->recent));
 	while ((n = cache_map_any(&fs->by_ino)) != NULL)
 		inode_destroy(fs,
 			      CACHE_CONTAINER_OF(n, struct fs_inode, by_ino));
+	while (fs->recent_old) {
+		struct fs_recent *r = fs->recent_old;
+
+		fs->recent_old = r->newer;
+		free(r);
+	}
+	fs->recent_new = NULL;
 	fs->root = NULL;
 	cache_map_fini(&fs->by_key);
 	cache_map_fini(&fs->by_ino);

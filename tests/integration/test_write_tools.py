@@ -13,6 +13,7 @@ import random
 import shutil
 import stat
 import subprocess
+import threading
 
 import pytest
 
@@ -193,3 +194,53 @@ def test_rsync_requests_per_file(server, mounts, tmp_path):
     assert r.get("CopyObject", 0) == 0 and r.get("DeleteObject", 0) == 0
     assert r.get("ListObjectsV2", 0) <= 3, r
     assert r.get("HeadObject", 0) == 0, r
+
+
+def drop_dentries():
+    """Make the kernel evict (and forget) the mount's unused dentries and
+    inodes, as memory pressure does.  False when not allowed."""
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("2\n")
+        return True
+    except OSError:
+        return False
+
+
+def test_tar_while_the_kernel_forgets(server, mounts, tmp_path):
+    """[S-LOOKUP-4] Paths keep their inode numbers when the kernel evicts
+    and forgets their inodes, so tar x (which checks each directory's
+    st_ino before setting its times) goes through while the dentry cache
+    is being emptied."""
+    m = mounts(server)
+    os.makedirs(m.mnt / "y" / "z")
+    (m.mnt / "y" / "f").write_bytes(b"f")
+    paths = ("y", "y/z", "y/f")
+    before = {p: os.stat(m.mnt / p).st_ino for p in paths}
+    if not drop_dentries():
+        pytest.skip("cannot drop the dentry cache (needs root)")
+    assert {p: os.stat(m.mnt / p).st_ino for p in paths} == before
+    src = tmp_path / "src"
+    for d in range(20):
+        (src / f"d{d}" / "sub").mkdir(parents=True)
+        for i in range(5):
+            (src / f"d{d}" / "sub" / f"f{i}").write_bytes(b"x" * i)
+    archive = tmp_path / "t.tar"
+    run_tool(["tar", "-cf", str(archive), "-C", str(src), "."])
+    (m.mnt / "t").mkdir()
+    stop = threading.Event()
+
+    def evict():
+        while not stop.is_set():
+            drop_dentries()
+            stop.wait(0.005)
+
+    th = threading.Thread(target=evict)
+    th.start()
+    try:
+        run_tool(["tar", "-xpf", str(archive), "-C", str(m.mnt / "t")])
+    finally:
+        stop.set()
+        th.join()
+    assert sorted(os.listdir(m.mnt / "t")) == sorted(
+        f"d{d}" for d in range(20))

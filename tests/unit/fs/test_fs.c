@@ -736,6 +736,7 @@ static void test_type_change_new_inode(void)
 	env_close(&t);
 }
 
+/* A forgotten path gets its number back; no other path ever gets it. */
 static void test_forget_and_numbers_not_reused(void)
 {
 	struct env t;
@@ -755,7 +756,11 @@ static void test_forget_and_numbers_not_reused(void)
 	fs_get_stats(t.fs, &st);
 	CHECK_INT(st.inodes, 1);
 	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "f", &e2), 0);
-	CHECK(e2.ino > e.ino);
+	CHECK_INT(e2.ino, e.ino);
+	put_str(&t, "g", "2");
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "g", &e), 0);
+	CHECK(e.ino > e2.ino);
+	fs_forget(t.fs, e.ino, 1);
 	fs_forget(t.fs, FS_ROOT_INO, 100); /* the root stays */
 	CHECK_INT(fs_inode_nlookup(t.fs, FS_ROOT_INO), 1);
 	CHECK_INT(fs_lookup(t.fs, e2.ino, "x", &e), -ENOTDIR);
