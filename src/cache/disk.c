@@ -597,24 +597,19 @@ void cache_disk_put(struct cache_disk *d, const char *key, const char *etag,
 		    uint64_t index, const void *data, size_t len)
 {
 	size_t klen = strlen(key), elen = strlen(etag);
-	struct disk_job *j;
+	struct disk_job *j = NULL;
+	bool room;
 
 	pthread_mutex_lock(&d->mu);
-	if (d->stop || d->queued_bytes + len > DISK_QUEUE_BYTES) {
-		d->st.write_drops++;
-		pthread_mutex_unlock(&d->mu);
-		return;
-	}
-	d->queued_bytes += len; /* reserved before the copy */
+	room = !d->stop && d->queued_bytes + len <= DISK_QUEUE_BYTES;
+	if (room)
+		d->queued_bytes += len; /* reserved before the copy */
 	pthread_mutex_unlock(&d->mu);
+	if (!room)
+		goto drop;
 	j = malloc(sizeof(*j) + len + klen + elen + 2);
-	if (!j) {
-		pthread_mutex_lock(&d->mu);
-		d->queued_bytes -= len;
-		d->st.write_drops++;
-		pthread_mutex_unlock(&d->mu);
-		return;
-	}
+	if (!j)
+		goto unreserve;
 	j->next = NULL;
 	j->hash = block_hash(key, etag, index);
 	j->index = index;
@@ -631,6 +626,16 @@ void cache_disk_put(struct cache_disk *d, const char *key, const char *etag,
 		d->head = j;
 	d->tail = j;
 	pthread_cond_signal(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+	return;
+
+unreserve:
+	pthread_mutex_lock(&d->mu);
+	d->queued_bytes -= len;
+	pthread_mutex_unlock(&d->mu);
+drop:
+	pthread_mutex_lock(&d->mu);
+	d->st.write_drops++;
 	pthread_mutex_unlock(&d->mu);
 }
 

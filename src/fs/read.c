@@ -59,28 +59,30 @@ struct fetch {
  * offset of one open see one consistent text. */
 static int open_stats(struct fs *fs, int flags, uint64_t *fh, bool *keep_cache)
 {
-	struct open_file *h;
+	struct open_file *h = NULL;
 	struct buf b;
-	int err;
+	int err = -EACCES;
 
-	if ((flags & O_ACCMODE) != O_RDONLY)
-		return -EACCES;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
 	buf_init(&b, 0);
-	err = fs_stats_text(fs, &b);
+	if ((flags & O_ACCMODE) != O_RDONLY)
+		goto out;
+	err = -ENOMEM;
+	h = calloc(1, sizeof(*h));
+	if (!h || fs_stats_text(fs, &b) != 0)
+		goto out;
 	h->ino = FS_STATS_INO;
 	h->size = b.len;
 	h->text = buf_steal(&b, NULL);
-	if (err || !h->text) {
-		free(h->text);
-		free(h);
-		return err ? err : -ENOMEM;
-	}
+	if (!h->text)
+		goto out;
 	*keep_cache = false;
 	*fh = (uint64_t)(uintptr_t)h;
-	return 0;
+	h = NULL;
+	err = 0;
+out:
+	free(h);
+	buf_fini(&b);
+	return err;
 }
 
 int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,

@@ -435,19 +435,16 @@ static int submit(struct prefetch *pf, struct pick *p, const char *key,
 		  bool whole, enum cache_class cls)
 {
 	size_t klen = strlen(key);
-	struct pf_job *j = malloc(sizeof(*j) + klen + 1);
+	struct pf_job *j = NULL;
 	struct oss_get_params gp;
-	int err;
+	int err = 0;
 
-	if (cache_data_fill_from_disk(pf->env.data, b)) {
-		free(j);
-		cache_block_unref(pf->env.data, b);
-		return 0;
-	}
+	if (cache_data_fill_from_disk(pf->env.data, b))
+		goto out_unref;
+	j = malloc(sizeof(*j) + klen + 1);
 	if (!j) {
-		cache_data_fill_done(pf->env.data, b, -ENOMEM, 0);
-		cache_block_unref(pf->env.data, b);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto fail;
 	}
 	*j = (struct pf_job){ pf, b, p->d, p->item, p->s, whole };
 	memcpy(j->key, key, klen + 1);
@@ -474,13 +471,15 @@ static int submit(struct prefetch *pf, struct pick *p, const char *key,
 	pthread_mutex_unlock(&pf->mu);
 	/* No lock held: the store may complete inline. */
 	err = oss_get_async(pf->env.store, &gp, job_done, j);
-	if (err) {
-		cache_data_fill_done(pf->env.data, b, err, 0);
-		cache_block_unref(pf->env.data, b);
-		job_release(pf, j);
-		free(j);
-		job_finish(pf);
-	}
+	if (!err)
+		return 0;
+	job_release(pf, j);
+	free(j);
+	job_finish(pf);
+fail:
+	cache_data_fill_done(pf->env.data, b, err, 0);
+out_unref:
+	cache_block_unref(pf->env.data, b);
 	return err;
 }
 
