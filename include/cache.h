@@ -99,12 +99,25 @@ enum cache_ent_type {
 	CACHE_ENT_SYMLINK,
 };
 
+/* x-oss-meta-mode/-uid/-gid/-mtime of an entry, as a HEAD brought them
+ * (oss_posix_meta's fields; cache/ does not depend on oss/). */
+struct cache_posix {
+	bool has_mode, has_uid, has_gid, has_mtime;
+	uint32_t mode, uid, gid;
+	struct timespec mtime;
+};
+
 struct cache_dirent {
 	const char *name; /* owned by the listing */
 	const char *etag; /* "" for directories; owned by the listing */
 	enum cache_ent_type type;
 	uint64_t size;
 	struct timespec mtime; /* Last-Modified; 0 for prefixes */
+	/* Filled by fs/ before the listing is shared: posix is what a
+	 * HEAD of the entry (of "name/" for a directory) said, also when
+	 * it said nothing (has_meta then means "asked, none"). */
+	bool has_meta;
+	struct cache_posix posix;
 };
 
 struct cache_listing {
@@ -128,6 +141,10 @@ int cache_listing_add(struct cache_listing *l, const char *name,
  * of the same name (key "a" and prefix "a/" both present).  After this
  * the listing is immutable and may be shared between threads. */
 void cache_listing_finish(struct cache_listing *l);
+/* Append a copy of d (of another listing), metadata and all.  0 or
+ * -ENOMEM. */
+int cache_listing_add_dirent(struct cache_listing *l,
+			     const struct cache_dirent *d);
 /* Binary search; NULL when absent. */
 const struct cache_dirent *cache_listing_find(const struct cache_listing *l,
 					      const char *name);

@@ -71,15 +71,29 @@ struct cache_listing;
 struct prefetch_config;
 struct upload_mgr;
 
+/* Whether a fetched listing is completed with each entry's x-oss-meta-*
+ * (HEAD per file, HEAD "sub/" per directory, GetSymlink per symlink,
+ * many at once): AUTO asks the first 8 entries and the rest only when
+ * one of them has metadata; ALL asks every entry; OFF asks none. */
+enum fs_meta_fill {
+	FS_META_FILL_AUTO = 0,
+	FS_META_FILL_ALL,
+	FS_META_FILL_OFF,
+};
+
 struct fs_config {
 	const char *prefix; /* key prefix mounted as root ("" or "dir/") */
 	uid_t uid;	    /* owner of objects without x-oss-meta-uid */
 	gid_t gid;
 	mode_t umask; /* applied to default modes */
 	bool readonly;
-	uint32_t attr_ttl_ms;	   /* attribute cache; default 60000 */
-	uint32_t dir_ttl_ms;	   /* listing cache; default 60000 */
-	uint32_t neg_ttl_ms;	   /* negative lookups; default 60000 */
+	uint32_t attr_ttl_ms;	     /* attribute cache; default 60000 */
+	uint32_t dir_ttl_ms;	     /* listing cache; default 60000 */
+	uint32_t neg_ttl_ms;	     /* negative lookups; default 60000 */
+	enum fs_meta_fill meta_fill; /* default AUTO */
+	/* S3 API: a symlink is an object whose x-amz-meta-mode says
+	 * S_IFLNK (there are no Symlink objects). */
+	bool s3;
 	uint64_t cache_size_bytes; /* data memory budget; 0 = default */
 	const char *cache_dir;	   /* optional disk cache; NULL = none */
 	uint64_t cache_dir_size_bytes;

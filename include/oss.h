@@ -221,6 +221,13 @@ struct oss_store_ops {
 			   struct oss_error *err);
 	int (*get_symlink)(void *impl, const char *key, char **target,
 			   struct oss_error *err);
+	/* GetSymlink with the link's own Last-Modified, ETag and
+	 * x-oss-meta-* in out (HEAD would follow the link), the target in
+	 * out->symlink_target (owned: oss_object_meta_fini).  May be NULL
+	 * in a store that cannot. */
+	int (*get_symlink_meta)(void *impl, const char *key,
+				struct oss_object_meta *out,
+				struct oss_error *err);
 	/* Start-up check: proves endpoint, bucket and credentials work. */
 	int (*probe)(void *impl, struct oss_error *err);
 	void (*destroy)(void *impl);

@@ -50,7 +50,22 @@ int cache_listing_add(struct cache_listing *l, const char *name,
 		d->mtime = *mtime;
 	else
 		d->mtime = (struct timespec){ 0, 0 };
+	d->has_meta = false;
+	memset(&d->posix, 0, sizeof(d->posix));
 	return 0;
+}
+
+int cache_listing_add_dirent(struct cache_listing *l,
+			     const struct cache_dirent *d)
+{
+	int err = cache_listing_add(l, d->name, d->type, d->size, &d->mtime,
+				    d->etag);
+
+	if (!err) {
+		l->ents[l->n - 1].has_meta = d->has_meta;
+		l->ents[l->n - 1].posix = d->posix;
+	}
+	return err;
 }
 
 static int dirent_cmp(const void *a, const void *b)

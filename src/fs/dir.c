@@ -1,9 +1,31 @@
-/* Directories: listings, opendir snapshots and readdir(plus). */
+/* Directories: listings, opendir snapshots and readdir(plus).
+ *
+ * Metadata fill.  A LIST carries no x-oss-meta-*, so a listing alone
+ * would show every entry with the default mode and the object's
+ * Last-Modified, and rsync -a on a fresh mount would send every file
+ * again.  So a listing, once fetched and before anyone sees it, asks
+ * each entry (HEAD KEY for a file, HEAD KEY/ for a directory's marker,
+ * GetSymlink for a symlink: HEAD would follow it), up to
+ * FS_FILL_THREADS at once, and keeps the answers in the entries, where
+ * readdirplus and lookups find them.  meta_fill=auto first asks the
+ * first FS_FILL_SAMPLE entries (files and symlinks before directories)
+ * and the rest only when one of them has metadata: a directory of plain
+ * objects uploaded by another tool costs FS_FILL_SAMPLE HEADs, not one
+ * per object.  A refetched listing keeps the answers of the previous one
+ * for entries whose ETag, size and Last-Modified did not change (and for
+ * directories), so a listing refreshed after dir_timeout asks only what
+ * changed.  A request that fails leaves its entry as the listing shows
+ * it: the listing itself never fails for want of metadata.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fs_i.h"
+#include "upload.h"
+
+#define FS_FILL_SAMPLE	8
+#define FS_FILL_THREADS 64
 
 struct open_dir {
 	fs_ino_t ino;
@@ -74,6 +96,15 @@ void fs_found_from_dirent(const struct cache_dirent *d, uint64_t fetched_ms,
 	f->mtime = d->mtime;
 	str_lcpy(f->etag, d->etag, sizeof(f->etag));
 	f->fetched_ms = fetched_ms;
+	f->has_meta = d->has_meta;
+	f->posix.has_mode = d->posix.has_mode;
+	f->posix.has_uid = d->posix.has_uid;
+	f->posix.has_gid = d->posix.has_gid;
+	f->posix.has_mtime = d->posix.has_mtime;
+	f->posix.mode = d->posix.mode;
+	f->posix.uid = d->posix.uid;
+	f->posix.gid = d->posix.gid;
+	f->posix.mtime = d->posix.mtime;
 }
 
 static const char *bad_name(const char *name)
@@ -183,20 +214,187 @@ static int fetch_listing(struct fs *fs, const char *dir,
 	return 0;
 }
 
-int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
+/* ---- metadata fill ------------------------------------------------------ */
+
+static bool posix_any(const struct cache_posix *p)
 {
+	return p->has_mode || p->has_uid || p->has_gid || p->has_mtime;
+}
+
+/* Entries of old that are still the same object version in l keep what
+ * old's requests found.  A directory has no version in its parent's
+ * listing: its marker's metadata is kept until the mount ends or the
+ * listing is dropped (a change we make ourselves updates the inode). */
+static void carry_meta(const struct cache_listing *old, struct cache_listing *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct cache_dirent *d = &l->ents[i];
+		const struct cache_dirent *o = cache_listing_find(old, d->name);
+
+		if (!o || !o->has_meta)
+			continue;
+		if ((o->type == CACHE_ENT_DIR) != (d->type == CACHE_ENT_DIR))
+			continue;
+		if (d->type != CACHE_ENT_DIR &&
+		    (strcmp(o->etag, d->etag) != 0 || o->size != d->size ||
+		     o->mtime.tv_sec != d->mtime.tv_sec))
+			continue;
+		d->has_meta = true;
+		d->posix = o->posix;
+		d->type = o->type; /* an S3-mode symlink stays one */
+	}
+}
+
+struct fill_job {
+	struct fs *fs;
+	const char *dir;
 	struct cache_listing *l;
+	size_t *idx; /* the entries to ask */
+	atomic_int failed;
+	atomic_int first_err;
+};
+
+/* What the store said about d, into d: one thread per entry. */
+static void dirent_take(struct fs *fs, struct cache_dirent *d,
+			const struct oss_object_meta *m)
+{
+	const struct oss_posix_meta *p = &m->posix;
+
+	d->posix = (struct cache_posix){
+		.has_mode = p->has_mode,
+		.has_uid = p->has_uid,
+		.has_gid = p->has_gid,
+		.has_mtime = p->has_mtime,
+		.mode = p->mode,
+		.uid = p->uid,
+		.gid = p->gid,
+		.mtime = p->mtime,
+	};
+	d->has_meta = true;
+	if (d->type == CACHE_ENT_FILE && fs_meta_is_s3_symlink(fs, m))
+		d->type = CACHE_ENT_SYMLINK;
+}
+
+static int fill_one(void *arg, size_t i)
+{
+	struct fill_job *j = arg;
+	struct cache_dirent *d = &j->l->ents[j->idx[i]];
+	struct oss_object_meta m;
+	struct buf key;
 	int err;
 
-	l = cache_meta_listing_get(fs->meta, dir, fs_now_ms(fs),
-				   fs->cfg.dir_ttl_ms);
+	buf_init(&key, 0);
+	memset(&m, 0, sizeof(m));
+	err = buf_appendf(&key, "%s%s", j->dir, d->name);
+	if (!err)
+		err = fs_probe_meta(j->fs, key.data, d->type, &m);
+	if (!err) {
+		dirent_take(j->fs, d, &m);
+	} else if (err == -ENOENT && d->type == CACHE_ENT_DIR) {
+		d->has_meta = true; /* no marker: the defaults are right */
+	} else if (err != -ENOENT) {
+		/* (A file gone since the LIST keeps what the LIST said.) */
+		atomic_fetch_add(&j->failed, 1);
+		atomic_store(&j->first_err, err);
+	}
+	oss_object_meta_fini(&m);
+	buf_fini(&key);
+	return 0; /* one entry's failure is not the listing's */
+}
+
+/* Ask the n entries in idx, many at once. */
+static void fill_entries(struct fs *fs, const char *dir,
+			 struct cache_listing *l, size_t *idx, size_t n)
+{
+	struct fill_job j = { .fs = fs, .dir = dir, .l = l, .idx = idx };
+
+	if (!n)
+		return;
+	atomic_init(&j.failed, 0);
+	atomic_init(&j.first_err, 0);
+	(void)upload_parallel(FS_FILL_THREADS, n, fill_one, &j);
+	if (atomic_load(&j.failed))
+		log_debug("metadata of %d of %zu entries of \"%s\" not read "
+			  "(%s): they show the listing's attributes",
+			  atomic_load(&j.failed), n, dir,
+			  strerror(-atomic_load(&j.first_err)));
+}
+
+/* The FS_FILL_SAMPLE first entries, files and symlinks before
+ * directories, that were not asked yet, into idx; their count. */
+static size_t pick_sample(const struct cache_listing *l, size_t *idx)
+{
+	size_t n = 0, seen = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < l->n && seen < FS_FILL_SAMPLE; i++) {
+			const struct cache_dirent *d = &l->ents[i];
+
+			if ((d->type == CACHE_ENT_DIR) != (pass == 1))
+				continue;
+			seen++;
+			if (!d->has_meta)
+				idx[n++] = i;
+		}
+	return n;
+}
+
+static bool listing_has_meta(const struct cache_listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->ents[i].has_meta && posix_any(&l->ents[i].posix))
+			return true;
+	return false;
+}
+
+/* Complete l (fetched, not shared yet) with each entry's metadata, as
+ * cfg.meta_fill says.  Never fails: at worst entries stay as listed. */
+static void fill_listing(struct fs *fs, const char *dir,
+			 struct cache_listing *l)
+{
+	size_t *idx, n = 0;
+
+	if (fs->cfg.meta_fill == FS_META_FILL_OFF || !l->n)
+		return;
+	idx = malloc(l->n * sizeof(*idx));
+	if (!idx)
+		return;
+	if (fs->cfg.meta_fill == FS_META_FILL_AUTO && !listing_has_meta(l)) {
+		n = pick_sample(l, idx);
+		fill_entries(fs, dir, l, idx, n);
+		if (!listing_has_meta(l))
+			goto out; /* plain objects: the listing says it all */
+	}
+	n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->ents[i].has_meta)
+			idx[n++] = i;
+	fill_entries(fs, dir, l, idx, n);
+out:
+	free(idx);
+}
+
+int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
+{
+	struct cache_listing *l, *old;
+	uint64_t now = fs_now_ms(fs);
+	int err;
+
+	l = cache_meta_listing_get(fs->meta, dir, now, fs->cfg.dir_ttl_ms);
 	if (l) {
 		*out = l;
 		return 0;
 	}
+	/* The expired listing, if still kept: its answers carry over. */
+	old = cache_meta_listing_get(fs->meta, dir, now, UINT32_MAX);
 	err = fetch_listing(fs, dir, &l);
+	if (!err && old)
+		carry_meta(old, l);
+	if (old)
+		cache_listing_unref(old);
 	if (err)
 		return err;
+	fill_listing(fs, dir, l);
 	/* Not being able to cache it is no reason to fail the call. */
 	(void)cache_meta_listing_put(fs->meta, dir, l);
 	*out = l;

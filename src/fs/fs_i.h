@@ -169,6 +169,16 @@ int fs_probe_name(struct fs *fs, const char *key, struct fs_found *f);
 int fs_probe_known(struct fs *fs, const char *key, enum cache_ent_type t,
 		   struct fs_found *f);
 
+/* What the store keeps about the entry key of type t: HEAD KEY (a
+ * file, or any entry in S3 mode), HEAD KEY/ (a directory's marker),
+ * GetSymlink (a symlink: HEAD would follow it).  0, -ENOENT (no such
+ * object or marker) or another -errno.  m is fini'd by the caller. */
+int fs_probe_meta(struct fs *fs, const char *key, enum cache_ent_type t,
+		  struct oss_object_meta *m);
+/* In S3 mode a symlink is an object whose mode says S_IFLNK. */
+bool fs_meta_is_s3_symlink(const struct fs *fs,
+			   const struct oss_object_meta *m);
+
 /* ---- dir.c ---- */
 /* A fresh listing of directory prefix dir: cached, or fetched (every
  * page) and cached.  The caller drops the reference. */

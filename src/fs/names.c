@@ -84,9 +84,7 @@ static int copy_listing(const struct cache_listing *l, const char *skip,
 
 		if (skip && strcmp(d->name, skip) == 0)
 			continue;
-		err = cache_listing_add(
-			nl, d->name, d->type, d->size,
-			d->type == CACHE_ENT_DIR ? NULL : &d->mtime, d->etag);
+		err = cache_listing_add_dirent(nl, d);
 	}
 	nl->has_marker = l->has_marker;
 	nl->marker_mtime = l->marker_mtime;

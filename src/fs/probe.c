@@ -15,12 +15,20 @@ void fs_list_page_free(struct oss_list_page *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static void found_from_head(const struct oss_object_meta *m, uint64_t now,
+bool fs_meta_is_s3_symlink(const struct fs *fs, const struct oss_object_meta *m)
+{
+	return fs->cfg.s3 && m->posix.has_mode &&
+	       (m->posix.mode & S_IFMT) == S_IFLNK;
+}
+
+static void found_from_head(const struct fs *fs,
+			    const struct oss_object_meta *m, uint64_t now,
 			    struct fs_found *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->type =
-		m->type == OSS_OBJ_SYMLINK ? CACHE_ENT_SYMLINK : CACHE_ENT_FILE;
+	f->type = m->type == OSS_OBJ_SYMLINK || fs_meta_is_s3_symlink(fs, m)
+			  ? CACHE_ENT_SYMLINK
+			  : CACHE_ENT_FILE;
 	f->size = m->size;
 	f->mtime = m->mtime;
 	str_lcpy(f->etag, m->etag, sizeof(f->etag));
@@ -41,9 +49,57 @@ static int head_key(struct fs *fs, const char *key, uint64_t now,
 	memset(&oerr, 0, sizeof(oerr));
 	err = oss_head(fs->store, key, &m, &oerr);
 	if (!err)
-		found_from_head(&m, now, f);
+		found_from_head(fs, &m, now, f);
 	free(m.symlink_target);
 	return err;
+}
+
+int fs_probe_meta(struct fs *fs, const char *key, enum cache_ent_type t,
+		  struct oss_object_meta *m)
+{
+	struct oss_error oerr;
+	struct buf marker;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	memset(&oerr, 0, sizeof(oerr));
+	/* An S3-mode symlink is an ordinary object: HEAD does not follow. */
+	if (t == CACHE_ENT_SYMLINK && !fs->cfg.s3)
+		return fs->store->ops->get_symlink_meta(fs->store->impl, key, m,
+							&oerr);
+	if (t != CACHE_ENT_DIR)
+		return oss_head(fs->store, key, m, &oerr);
+	buf_init(&marker, 0);
+	err = buf_appendf(&marker, "%s/", key);
+	if (!err)
+		err = oss_head(fs->store, marker.data, m, &oerr);
+	buf_fini(&marker);
+	return err;
+}
+
+/* A directory or symlink found by a LIST: its marker's or link's own
+ * metadata, unless meta_fill=off.  Failing to read it is no failure of
+ * the lookup: f stays as the listing shows it. */
+static void probe_found_meta(struct fs *fs, const char *key, struct fs_found *f)
+{
+	struct oss_object_meta m;
+	int err;
+
+	if (fs->cfg.meta_fill == FS_META_FILL_OFF)
+		return;
+	err = fs_probe_meta(fs, key, f->type, &m);
+	if (!err) {
+		f->has_meta = true;
+		f->posix = m.posix;
+		if (f->type == CACHE_ENT_DIR)
+			f->mtime = m.mtime; /* the marker's Last-Modified */
+	} else if (err == -ENOENT && f->type == CACHE_ENT_DIR) {
+		f->has_meta = true; /* no marker: the defaults are right */
+	} else {
+		log_debug("metadata of \"%s\" not read: %s", key,
+			  strerror(-err));
+	}
+	oss_object_meta_fini(&m);
 }
 
 static int list_keys(struct fs *fs, const char *prefix, const char *delim,
@@ -151,11 +207,13 @@ int fs_probe_name(struct fs *fs, const char *key, struct fs_found *f)
 	} else if (dir) {
 		/* A directory wins over an object of the same name. */
 		found_dir(now, NULL, f);
+		probe_found_meta(fs, key, f);
 	} else if (!obj) {
 		err = -ENOENT;
 	} else if (obj->type == OSS_OBJ_SYMLINK) {
-		/* HEAD would follow the link; the listing has it all. */
+		/* HEAD would follow the link. */
 		found_from_entry(obj, now, f);
+		probe_found_meta(fs, key, f);
 	} else {
 		err = head_key(fs, key, now, f);
 	}

@@ -135,6 +135,17 @@ static int c_get_symlink(void *impl, const char *key, char **target,
 	return REAL(impl)->ops->get_symlink(REAL(impl)->impl, key, target, err);
 }
 
+static int c_get_symlink_meta(void *impl, const char *key,
+			      struct oss_object_meta *out,
+			      struct oss_error *err)
+{
+	if (!REAL(impl)->ops->get_symlink_meta)
+		return -ENOSYS;
+	CNT((struct fs *)impl, FS_REQ_SYMLINK);
+	return REAL(impl)->ops->get_symlink_meta(REAL(impl)->impl, key, out,
+						 err);
+}
+
 static int c_probe(void *impl, struct oss_error *err)
 {
 	CNT((struct fs *)impl, FS_REQ_OTHER);
@@ -156,6 +167,7 @@ static const struct oss_store_ops counting_ops = {
 	.mp_abort = c_mp_abort,
 	.put_symlink = c_put_symlink,
 	.get_symlink = c_get_symlink,
+	.get_symlink_meta = c_get_symlink_meta,
 	.probe = c_probe,
 	.destroy = NULL, /* the real store belongs to the caller */
 };

@@ -439,6 +439,9 @@ static int start_fs(struct app *app, char *msg)
 		fc.dir_ttl_ms = (uint32_t)o->dir_ttl_ms;
 	if (o->neg_ttl_ms >= 0)
 		fc.neg_ttl_ms = (uint32_t)o->neg_ttl_ms;
+	if (o->meta_fill >= 0)
+		fc.meta_fill = (enum fs_meta_fill)o->meta_fill;
+	fc.s3 = o->s3;
 	if (o->cache_dir)
 		fc.cache_dir = o->cache_dir;
 	if (o->cache_dir_size_bytes >= 0)

@@ -28,6 +28,7 @@ enum opt_kind {
 	K_SIZE,	  /* int64_t field, bytes with K/M/G/T */
 	K_MS,	  /* int64_t field, seconds given, milliseconds kept */
 	K_LEVEL,  /* int64_t field, log level name */
+	K_FILL,	  /* int64_t field, auto|all|off (enum fs_meta_fill) */
 	K_FUSE,	  /* appended to fuse_opts as written */
 	K_IGNORE, /* mount(8)'s business: accepted silently */
 	K_COMPAT, /* ossfs 1.x habit with no effect here: accepted, noted */
@@ -125,6 +126,8 @@ static const struct opt_def opt_table[] = {
 	    "same as attr_timeout"),
 	VAL("dir_timeout", K_MS, F(dir_ttl_ms), 0, MS_MAX, "SECS",
 	    "cache directory listings this long (default 60)"),
+	VAL("meta_fill", K_FILL, F(meta_fill), 0, 0, "MODE",
+	    "metadata of listed entries: auto, all or off (auto)"),
 	VAL("negative_timeout", K_MS, F(neg_ttl_ms), 0, MS_MAX, "SECS",
 	    "remember missing names this long (default 60)"),
 	VAL("cache_size", K_SIZE, F(cache_size_bytes), 0, INT64_MAX, "BYTES",
@@ -225,6 +228,7 @@ void opts_init(struct opts *o, enum opts_mode mode)
 	o->mode = mode;
 	o->uid = o->gid = o->umask = -1;
 	o->attr_ttl_ms = o->dir_ttl_ms = o->neg_ttl_ms = -1;
+	o->meta_fill = -1;
 	o->cache_size_bytes = o->cache_dir_size_bytes = -1;
 	o->prefetch_file_max_bytes = o->prefetch_window = -1;
 	o->readahead_bytes = -1;
@@ -540,6 +544,22 @@ static int set_level(struct opts *o, const struct opt_def *d, const char *value,
 	return 0;
 }
 
+static int set_fill(struct opts *o, const struct opt_def *d, const char *value,
+		    char *err, size_t err_size)
+{
+	static const char *const names[] = { "auto", "all", "off" };
+
+	/* The order of names is enum fs_meta_fill's. */
+	for (size_t i = 0; i < OSSFS_ARRAY_SIZE(names); i++)
+		if (strcmp(value, names[i]) == 0) {
+			*(int64_t *)((char *)o + d->off) = (int64_t)i;
+			return 0;
+		}
+	fail(err, err_size, "option '%s': '%s' is not auto, all or off",
+	     d->name, value);
+	return -EINVAL;
+}
+
 static int append_opt(struct buf *b, const char *name, const char *value)
 {
 	int rc = b->len ? buf_append_str(b, ",") : 0;
@@ -632,6 +652,8 @@ static int apply_one(struct opts *o, const char *name, const char *value,
 		return set_number(o, d, value, err, err_size);
 	case K_LEVEL:
 		return set_level(o, d, value, err, err_size);
+	case K_FILL:
+		return set_fill(o, d, value, err, err_size);
 	default:
 		return apply_special(o, d, name, value);
 	}

@@ -70,6 +70,7 @@ struct opts {
 	bool readonly, allow_other, allow_root, nonempty, auto_unmount;
 	int64_t uid, gid, umask;
 	int64_t attr_ttl_ms, dir_ttl_ms, neg_ttl_ms;
+	int64_t meta_fill; /* enum fs_meta_fill; -1 = default */
 	int64_t cache_size_bytes, cache_dir_size_bytes;
 	char *cache_dir;
 	/* prefetch (prefetch.h) */

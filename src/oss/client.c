@@ -833,10 +833,11 @@ static int op_put_symlink(void *impl, const char *key, const char *target,
 	return rc;
 }
 
-static int op_get_symlink(void *impl, const char *key, char **target,
-			  struct oss_error *err)
+/* GetSymlink (S3: a GET of the body), with the response's metadata in
+ * meta when it is given. */
+static int symlink_get(struct oss_client *cl, const char *key, char **target,
+		       struct oss_object_meta *meta, struct oss_error *err)
 {
-	struct oss_client *cl = impl;
 	struct oss_call *c = call_new(cl, "GET", key);
 	struct http_request *req = NULL;
 	const char *t;
@@ -860,6 +861,9 @@ static int op_get_symlink(void *impl, const char *key, char **target,
 		t = kvlist_get(&req->resp_headers, "x-oss-symlink-target");
 		rc = t ? str_urldecode(&dec, t, strlen(t), false) : -EPROTO;
 	}
+	if (!rc && meta)
+		rc = oss_object_meta_from_headers(&req->resp_headers, cl->s3,
+						  meta);
 	if (!rc) {
 		*target = buf_steal(&dec, NULL);
 		rc = *target ? 0 : -ENOMEM;
@@ -868,6 +872,28 @@ out:
 	http_request_free(req);
 	buf_fini(&dec);
 	call_free(c);
+	return rc;
+}
+
+static int op_get_symlink(void *impl, const char *key, char **target,
+			  struct oss_error *err)
+{
+	return symlink_get(impl, key, target, NULL, err);
+}
+
+static int op_get_symlink_meta(void *impl, const char *key,
+			       struct oss_object_meta *out,
+			       struct oss_error *err)
+{
+	char *target = NULL;
+	int rc = symlink_get(impl, key, &target, out, err);
+
+	if (!rc) {
+		/* A symlink's type is what GetSymlink answered for. */
+		if (!((struct oss_client *)impl)->s3)
+			out->type = OSS_OBJ_SYMLINK;
+		out->symlink_target = target;
+	}
 	return rc;
 }
 
@@ -915,6 +941,7 @@ static const struct oss_store_ops client_ops = {
 	.mp_abort = op_mp_abort,
 	.put_symlink = op_put_symlink,
 	.get_symlink = op_get_symlink,
+	.get_symlink_meta = op_get_symlink_meta,
 	.probe = op_probe,
 	.destroy = op_destroy,
 };

@@ -682,6 +682,34 @@ static int op_get_symlink(void *impl, const char *key, char **target,
 	return rc;
 }
 
+static int op_get_symlink_meta(void *impl, const char *key,
+			       struct oss_object_meta *out,
+			       struct oss_error *err)
+{
+	struct fake_store *f = impl;
+	struct fobj *o;
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	rc = enter_op(f, FAKE_GET_SYMLINK);
+	if (!rc) {
+		o = find(f, key);
+		if (!o)
+			rc = -ENOENT;
+		else if (o->type != OSS_OBJ_SYMLINK)
+			rc = -EINVAL;
+	}
+	if (!rc) {
+		fill_meta(o, out);
+		out->symlink_target = str_dup(o->target);
+		if (!out->symlink_target)
+			rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&f->mu);
+	(void)err;
+	return rc;
+}
+
 /* A request body: memory, or a range of a file (the write path sends
  * staged files).  NULL on failure. */
 static char *read_body(const void *data, int fd, off_t off, uint64_t len)
@@ -986,6 +1014,7 @@ static const struct oss_store_ops fake_ops = {
 	.mp_abort = op_mp_abort,
 	.put_symlink = op_put_symlink,
 	.get_symlink = op_get_symlink,
+	.get_symlink_meta = op_get_symlink_meta,
 	.probe = op_probe,
 	.destroy = NULL, /* the test owns the fake */
 };

@@ -51,6 +51,22 @@ static void env_open(struct env *t, enum fake_async_mode mode)
 	env_open_cfg(t, mode, &cfg);
 }
 
+static void env_open_fill(struct env *t, enum fake_async_mode mode,
+			  enum fs_meta_fill fill, bool s3)
+{
+	struct fs_config cfg;
+
+	fs_config_defaults(&cfg);
+	cfg.attr_ttl_ms = 5000;
+	cfg.dir_ttl_ms = 5000;
+	cfg.neg_ttl_ms = 5000;
+	cfg.uid = 1000;
+	cfg.gid = 1000;
+	cfg.meta_fill = fill;
+	cfg.s3 = s3;
+	env_open_cfg(t, mode, &cfg);
+}
+
 static void env_close(struct env *t)
 {
 	fake_store_run_pending(t->fake);
@@ -294,7 +310,8 @@ static void test_lookup_dir_and_symlink_counts(void)
 	struct fs_entry e;
 	char *target = NULL;
 
-	env_open(&t, FAKE_ASYNC_INLINE);
+	/* meta_fill=off: the LIST alone. */
+	env_open_fill(&t, FAKE_ASYNC_INLINE, FS_META_FILL_OFF, false);
 	put_str(&t, "imp/x", "1");
 	put_str(&t, "marked/", "");
 	fake_store_put_symlink(t.fake, "ln", "imp/x");
@@ -318,6 +335,22 @@ static void test_lookup_dir_and_symlink_counts(void)
 	free(target);
 	CHECK_INT(fake_store_count(t.fake, FAKE_GET_SYMLINK), 1);
 	CHECK_INT(fs_readlink(t.fs, FS_ROOT_INO, &target), -EINVAL);
+	env_close(&t);
+
+	/* Otherwise the LIST, then the marker's or the link's metadata. */
+	env_open(&t, FAKE_ASYNC_INLINE);
+	put_str(&t, "imp/x", "1");
+	put_str(&t, "marked/", "");
+	fake_store_put_symlink(t.fake, "ln", "imp/x");
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "imp", &e), 0);
+	CHECK_INT(fake_store_count(t.fake, FAKE_LIST), 1);
+	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 1); /* imp/: 404 */
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "marked", &e), 0);
+	CHECK_INT(fake_store_total(t.fake), 4);
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "ln", &e), 0);
+	CHECK(S_ISLNK(e.attr.st_mode));
+	CHECK_INT(fake_store_count(t.fake, FAKE_GET_SYMLINK), 1);
+	CHECK_INT(fake_store_total(t.fake), 6);
 	env_close(&t);
 }
 
@@ -359,7 +392,7 @@ static void test_dir_wins_over_file(void)
 	put_str(&t, "a/b", "in dir a");
 	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "a", &e), 0);
 	CHECK(S_ISDIR(e.attr.st_mode));
-	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 0);
+	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 1); /* a/: marker */
 	CHECK_INT(read_all(&t, FS_ROOT_INO, true, 0, &c), 0);
 	CHECK_INT(c.n, 3); /* ".", "..", "a" */
 	CHECK(find_name(&c, "a") == 2 && S_ISDIR(c.modes[2]));
@@ -384,11 +417,13 @@ static void test_readdirplus_10000(void)
 		put_str(&t, key, "0123456789");
 	}
 	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "big", &e), 0);
+	fake_store_reset_counts(t.fake);
 	/* Like the kernel: a 4 KiB buffer holds ~30 plus entries. */
 	CHECK_INT(read_all(&t, e.ino, true, 30, &c), 0);
 	CHECK_INT(c.n, 10002);
 	CHECK(fake_store_count(t.fake, FAKE_LIST) <= 11);
-	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 0);
+	/* meta_fill=auto: the sample found no metadata, so no more. */
+	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 8);
 	for (int i = 0; i < 10000 && ok; i++) {
 		snprintf(key, sizeof(key), "f%05d", i);
 		ok = strcmp(c.names[i + 2], key) == 0 &&
@@ -627,8 +662,16 @@ static void test_posix_meta(void)
 	collect_free(&c);
 	env_close(&t);
 
-	/* Known from a listing only: defaults, documented. */
+	/* Known from a listing only: what the fill's HEAD said... */
 	env_open(&t, FAKE_ASYNC_INLINE);
+	fake_store_put_meta(t.fake, "m", "data", 4, &pm);
+	CHECK_INT(read_all(&t, FS_ROOT_INO, true, 0, &c), 0);
+	CHECK_INT(c.modes[2], 0100600);
+	collect_free(&c);
+	env_close(&t);
+
+	/* ...or, with meta_fill=off, the defaults. */
+	env_open_fill(&t, FAKE_ASYNC_INLINE, FS_META_FILL_OFF, false);
 	fake_store_put_meta(t.fake, "m", "data", 4, &pm);
 	CHECK_INT(read_all(&t, FS_ROOT_INO, true, 0, &c), 0);
 	CHECK_INT(c.modes[2], 0100644);
@@ -647,7 +690,7 @@ static void test_meta_from_get(void)
 	bool keep;
 	double to;
 
-	env_open(&t, FAKE_ASYNC_INLINE);
+	env_open_fill(&t, FAKE_ASYNC_INLINE, FS_META_FILL_OFF, false);
 	fake_store_put_meta(t.fake, "m", "data", 4, &pm);
 	struct collect c;
 	CHECK_INT(read_all(&t, FS_ROOT_INO, true, 0, &c), 0);
@@ -663,6 +706,162 @@ static void test_meta_from_get(void)
 	CHECK_INT(fs_getattr(t.fs, e.ino, &st, &to), 0);
 	CHECK_INT(st.st_mode, 0100640);
 	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 0);
+	env_close(&t);
+}
+
+/* ---- meta_fill: listings completed with each entry's metadata -------------
+ */
+
+static void put_meta_str(struct env *t, const char *key, const char *data,
+			 uint32_t mode)
+{
+	struct oss_posix_meta pm = { .has_mode = true,
+				     .has_mtime = true,
+				     .mode = mode,
+				     .mtime = { 1500000000, 0 } };
+
+	fake_store_put_meta(t->fake, key, data, strlen(data), &pm);
+}
+
+static void test_meta_fill_auto_fills_all(void)
+{
+	struct env t;
+	struct fs_entry e, d;
+	struct collect c;
+	char key[64];
+	ssize_t i;
+
+	env_open(&t, FAKE_ASYNC_INLINE);
+	for (int k = 0; k < 20; k++) {
+		snprintf(key, sizeof(key), "d/f%02d", k);
+		put_meta_str(&t, key, "x", 0100640);
+	}
+	put_meta_str(&t, "d/sub/", "", 040700);
+	put_str(&t, "d/imp/x", "1");
+	fake_store_put_symlink(t.fake, "d/ln", "f00");
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "d", &d), 0);
+	fake_store_reset_counts(t.fake);
+	CHECK_INT(read_all(&t, d.ino, true, 0, &c), 0);
+	CHECK_INT(c.n, 2 + 23);
+	CHECK_INT(fake_store_count(t.fake, FAKE_LIST), 1);
+	/* 20 files and 2 markers (imp/ answers 404); the link by GetSymlink */
+	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 22);
+	CHECK_INT(fake_store_count(t.fake, FAKE_GET_SYMLINK), 1);
+	i = find_name(&c, "f07");
+	CHECK(i > 0 && c.modes[i] == 0100640);
+	i = find_name(&c, "sub");
+	CHECK(i > 0 && c.modes[i] == 040700);
+	i = find_name(&c, "imp");
+	CHECK(i > 0 && c.modes[i] == 040755);
+	i = find_name(&c, "ln");
+	CHECK(i > 0 && c.modes[i] == (S_IFLNK | 0777));
+	collect_free(&c);
+	/* Lookups answered by the listing carry the same, no request. */
+	fake_store_reset_counts(t.fake);
+	CHECK_INT(fs_lookup(t.fs, d.ino, "f03", &e), 0);
+	CHECK_INT(e.attr.st_mode, 0100640);
+	CHECK_INT(e.attr.st_mtim.tv_sec, 1500000000);
+	CHECK_INT(fs_lookup(t.fs, d.ino, "sub", &e), 0);
+	CHECK_INT(e.attr.st_mode, 040700);
+	CHECK_INT(e.attr.st_mtim.tv_sec, 1500000000);
+	CHECK_INT(fake_store_total(t.fake), 0);
+	/* Refetched after dir_timeout: only the changed entry is asked. */
+	put_meta_str(&t, "d/f05", "changed", 0100600);
+	t.now_ms += 6000;
+	fake_store_reset_counts(t.fake);
+	CHECK_INT(read_all(&t, d.ino, true, 0, &c), 0);
+	CHECK_INT(fake_store_count(t.fake, FAKE_LIST), 1);
+	CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 1);
+	CHECK_INT(fake_store_count(t.fake, FAKE_GET_SYMLINK), 0);
+	i = find_name(&c, "f05");
+	CHECK(i > 0 && c.modes[i] == 0100600);
+	i = find_name(&c, "f06");
+	CHECK(i > 0 && c.modes[i] == 0100640);
+	collect_free(&c);
+	env_close(&t);
+}
+
+static void test_meta_fill_plain_and_off(void)
+{
+	struct env t;
+	struct fs_entry d;
+	struct collect c;
+	char key[64];
+
+	for (int fill = 0; fill < 3; fill++) {
+		env_open_fill(&t, FAKE_ASYNC_INLINE, (enum fs_meta_fill)fill,
+			      false);
+		for (int k = 0; k < 30; k++) {
+			snprintf(key, sizeof(key), "p/f%02d", k);
+			put_str(&t, key, "plain");
+		}
+		CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "p", &d), 0);
+		fake_store_reset_counts(t.fake);
+		CHECK_INT(read_all(&t, d.ino, true, 0, &c), 0);
+		CHECK_INT(c.n, 32);
+		CHECK_INT(c.modes[5], 0100644);
+		collect_free(&c);
+		CHECK_INT(fake_store_count(t.fake, FAKE_HEAD),
+			  fill == FS_META_FILL_AUTO  ? 8
+			  : fill == FS_META_FILL_ALL ? 30
+						     : 0);
+		/* Refetched: the answers carry over, nothing is asked. */
+		t.now_ms += 6000;
+		fake_store_reset_counts(t.fake);
+		CHECK_INT(read_all(&t, d.ino, true, 0, &c), 0);
+		collect_free(&c);
+		CHECK_INT(fake_store_count(t.fake, FAKE_LIST), 1);
+		CHECK_INT(fake_store_count(t.fake, FAKE_HEAD), 0);
+		env_close(&t);
+	}
+}
+
+static void test_meta_fill_failure_keeps_listing(void)
+{
+	struct env t;
+	struct fs_entry d;
+	struct collect c;
+	char key[64];
+
+	env_open_fill(&t, FAKE_ASYNC_INLINE, FS_META_FILL_ALL, false);
+	for (int k = 0; k < 10; k++) {
+		snprintf(key, sizeof(key), "d/f%02d", k);
+		put_meta_str(&t, key, "x", 0100600);
+	}
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "d", &d), 0);
+	fake_store_fail(t.fake, FAKE_HEAD, -EIO, -1);
+	CHECK_INT(read_all(&t, d.ino, true, 0, &c), 0);
+	CHECK_INT(c.n, 12);
+	CHECK_INT(c.modes[2], 0100644);
+	collect_free(&c);
+	fake_store_fail(t.fake, FAKE_HEAD, 0, 0);
+	env_close(&t);
+}
+
+static void test_meta_fill_s3_symlink(void)
+{
+	struct env t;
+	struct fs_entry d, e;
+	struct collect c;
+	ssize_t i;
+
+	env_open_fill(&t, FAKE_ASYNC_INLINE, FS_META_FILL_AUTO, true);
+	put_meta_str(&t, "s/ln", "target", S_IFLNK | 0777);
+	put_str(&t, "s/plain", "p");
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "s", &d), 0);
+	CHECK_INT(read_all(&t, d.ino, true, 0, &c), 0);
+	i = find_name(&c, "ln");
+	CHECK(i > 0 && c.modes[i] == (S_IFLNK | 0777));
+	i = find_name(&c, "plain");
+	CHECK(i > 0 && c.modes[i] == 0100644);
+	collect_free(&c);
+	env_close(&t);
+
+	/* Looked up by name (HEAD), the same. */
+	env_open_fill(&t, FAKE_ASYNC_INLINE, FS_META_FILL_AUTO, true);
+	put_meta_str(&t, "ln", "target", S_IFLNK | 0777);
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "ln", &e), 0);
+	CHECK(S_ISLNK(e.attr.st_mode));
 	env_close(&t);
 }
 
@@ -1185,6 +1384,10 @@ TU_MAIN(TU_CASE(test_lookup_file_counts), TU_CASE(test_negative_lookup_counts),
 	TU_CASE(test_skipped_names_warn_once),
 	TU_CASE(test_marker_not_an_entry), TU_CASE(test_prefix_mount),
 	TU_CASE(test_posix_meta), TU_CASE(test_meta_from_get),
+	TU_CASE(test_meta_fill_auto_fills_all),
+	TU_CASE(test_meta_fill_plain_and_off),
+	TU_CASE(test_meta_fill_failure_keeps_listing),
+	TU_CASE(test_meta_fill_s3_symlink),
 	TU_CASE(test_deleted_object_enoent_after_ttl),
 	TU_CASE(test_changed_object_seen_after_ttl),
 	TU_CASE(test_type_change_new_inode),

@@ -367,7 +367,9 @@ def test_ls_l_of_10000_objects(mount):
     d = delta(mount.counts(), before)
     assert out.count("\n") == 10001  # "total" + one line per file
     assert d["LIST"] <= 11, d
-    assert d["HEAD"] == 0, d
+    # meta_fill=auto: the marker many/ (lookup) and a sample of 8 objects,
+    # which have no metadata, so no more.
+    assert d["HEAD"] <= 1 + 8, d
     # stat of every entry again: the kernel and our caches answer
     before = mount.counts()
     for e in os.scandir(mount.path("many")):

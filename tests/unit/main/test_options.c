@@ -258,6 +258,7 @@ static const char *const samples[] = {
 	"allow_root",
 	"uid=1",
 	"gid=1",
+	"meta_fill=all",
 	"umask=022",
 	"nonempty",
 	"auto_unmount",
