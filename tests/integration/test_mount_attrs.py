@@ -82,18 +82,19 @@ def test_meta_headers_on_lookup(server, mounts):
 
 
 def test_listing_shows_defaults_until_head(server, mounts):
-    """[S-ATTR-1] [S-ATTR-3] An entry known only from a listing (ls -l,
-    readdirplus) shows the defaults, because listings carry no
-    x-oss-meta-*; once the TTLs pass, the revalidation asks the object and
-    its metadata shows."""
+    """[S-ATTR-1] [S-ATTR-3] With meta_fill=off an entry known only from a
+    listing (ls -l, readdirplus) shows the defaults, because listings carry
+    no x-oss-meta-*; once the TTLs pass, the revalidation asks the object
+    and its metadata shows."""
     bucket = Bucket(server)
     bucket.put("d/meta.txt", b"m", meta=META)
-    m = mounts(server)
+    m = mounts(server, options=["meta_fill=off"])
     assert os.listdir(m.mnt / "d") == ["meta.txt"]
     st = os.lstat(m.mnt / "d" / "meta.txt")
     assert stat.S_IMODE(st.st_mode) == 0o644
     assert st.st_uid == os.getuid()
-    m2 = mounts(server, options=["attr_timeout=1", "dir_timeout=1"])
+    m2 = mounts(server, options=["attr_timeout=1", "dir_timeout=1",
+                                 "meta_fill=off"])
     assert os.listdir(m2.mnt / "d") == ["meta.txt"]
     wait_for(lambda: stat.S_IMODE(os.lstat(m2.mnt / "d" / "meta.txt")
                                   .st_mode) == 0o600,

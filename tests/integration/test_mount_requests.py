@@ -29,10 +29,11 @@ def ls_l(path):
 @pytest.mark.parametrize("prefetch", ["prefetch", "noprefetch"])
 def test_ls_l_of_10000_objects(server, mounts, prefetch):
     """[S-READDIR-1] [S-READDIR-4] [S-ATTR-1] `ls -l` of a directory of
-    10,000 objects makes at most 11 LIST requests (1,000 keys a page) and
-    no HEAD: readdirplus hands the kernel each entry's attributes from the
-    listing.  Without the directory prefetch it makes no GET either.  A
-    second `ls -l` within the TTL lists nothing again."""
+    10,000 objects without metadata makes at most 11 LIST requests (1,000
+    keys a page) and 9 HEADs (the directory's marker and meta_fill=auto's
+    sample of 8): readdirplus hands the kernel each entry's attributes
+    from the listing.  Without the directory prefetch it makes no GET
+    either.  A second `ls -l` within the TTL lists nothing again."""
     out = run_tool(server.url, "putmany", "many/obj-", "10000").stdout
     assert b"failed 0" in out
     m = mounts(server, options=[prefetch])
@@ -42,7 +43,7 @@ def test_ls_l_of_10000_objects(server, mounts, prefetch):
     assert all(l.startswith("-rw-r--r-- 1 ") for l in lines), lines[:3]
     reqs = server.stats()["requests"]
     assert count(reqs, LIST_OPS) <= 11, reqs
-    assert count(reqs, HEAD_OPS) == 0, reqs
+    assert count(reqs, HEAD_OPS) <= 1 + 8, reqs
     if prefetch == "noprefetch":
         assert reqs.get("GetObject", 0) == 0, reqs
     server.reset()
@@ -105,13 +106,15 @@ def test_fresh_listing_answers_lookups(server, mounts):
 
 
 def test_directory_and_symlink_lookup_cost_one_list(server, mounts):
-    """[S-LOOKUP-1] [S-DIR-2] Looking up a directory (with or without a
-    marker) or a symlink costs one LIST and no HEAD."""
+    """[S-LOOKUP-1] [S-DIR-2] With meta_fill=off, looking up a directory
+    (with or without a marker) or a symlink costs one LIST and no HEAD;
+    otherwise one more request reads the marker's (HEAD) or the link's
+    (GetSymlink) metadata."""
     bucket = Bucket(server)
     bucket.put_many([("implicit/x", b"x"), ("marked/", b""),
                      ("marked/y", b"y")])
     bucket.symlink("link", "marked/y")
-    m = mounts(server)
+    m = mounts(server, options=["meta_fill=off"])
     for name, check in (("implicit", os.path.isdir),
                         ("marked", os.path.isdir),
                         ("link", os.path.islink)):
@@ -119,3 +122,11 @@ def test_directory_and_symlink_lookup_cost_one_list(server, mounts):
         assert check(m.mnt / name)
         reqs = server.stats()["requests"]
         assert reqs == {"ListObjectsV2": 1}, (name, reqs)
+    auto = mounts(server)
+    for name, check, extra in (("implicit", os.path.isdir, "HeadObject"),
+                               ("marked", os.path.isdir, "HeadObject"),
+                               ("link", os.path.islink, "GetSymlink")):
+        server.reset()
+        assert check(auto.mnt / name)
+        reqs = server.stats()["requests"]
+        assert reqs == {"ListObjectsV2": 1, extra: 1}, (name, reqs)
