@@ -80,6 +80,12 @@ typedef void (*upload_listener_fn)(void *ud, struct upload_file *f,
  * once; *recovered (may be NULL) says how many.  The store is borrowed. */
 int upload_mgr_new(const struct upload_config *cfg, struct oss_store *store,
 		   struct upload_mgr **out, size_t *recovered);
+/* Bytes the manager holds in memory (buffers of objects being brought
+ * into staging) are reported to fn, +n when taken and -n when given
+ * back, so that they count against the owner's memory budget.  Set once,
+ * before any file is opened; fn may run on any thread. */
+void upload_mgr_set_charge(struct upload_mgr *m,
+			   void (*fn)(void *ud, int64_t bytes), void *ud);
 /* Called after every finished attempt of a file that has an owner.
  * Returns once no call of the previous listener is running. */
 void upload_mgr_set_listener(struct upload_mgr *m, upload_listener_fn fn,

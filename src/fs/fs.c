@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "fs_i.h"
+#include "upload.h"
 
 void fs_config_defaults(struct fs_config *cfg)
 {
@@ -21,6 +22,17 @@ void fs_config_defaults(struct fs_config *cfg)
 
 /* "a/b", "/a/b/" and "a/b/" all mean the prefix "a/b/"; "" and "/" mean
  * the whole bucket. */
+/* Upload buffers count against the data cache's budget. */
+static void charge_data(void *ud, int64_t bytes)
+{
+	struct cache_data *c = ud;
+
+	if (bytes >= 0)
+		cache_data_charge(c, (uint64_t)bytes);
+	else
+		cache_data_uncharge(c, (uint64_t)-bytes);
+}
+
 static char *normalize_prefix(const char *p)
 {
 	struct buf b;
@@ -65,6 +77,8 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	err = cache_data_new(cfg->cache_size_bytes, &fs->data);
 	if (err)
 		goto fail_meta;
+	if (cfg->upload)
+		upload_mgr_set_charge(cfg->upload, charge_data, fs->data);
 	err = fs_ahead_init(fs, cfg);
 	if (err)
 		goto fail_data;

@@ -270,6 +270,8 @@ static int fetch_chunk(void *arg, size_t i)
 
 	if (!buf)
 		return -ENOMEM;
+	if (j->m->charge)
+		j->m->charge(j->m->charge_ud, (int64_t)want);
 	w.dest = buf;
 	w.cap = want;
 	pthread_mutex_init(&w.mu, NULL);
@@ -298,7 +300,16 @@ static int fetch_chunk(void *arg, size_t i)
 	pthread_cond_destroy(&w.cv);
 	pthread_mutex_destroy(&w.mu);
 	free(buf);
+	if (j->m->charge)
+		j->m->charge(j->m->charge_ud, -(int64_t)want);
 	return err;
+}
+
+void upload_mgr_set_charge(struct upload_mgr *m,
+			   void (*fn)(void *ud, int64_t bytes), void *ud)
+{
+	m->charge = fn;
+	m->charge_ud = ud;
 }
 
 int upload_fetch_into(struct upload_mgr *m, int fd, const char *key,

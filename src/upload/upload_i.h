@@ -71,6 +71,8 @@ struct upload_mgr {
 	unsigned notifying; /* guarded by: mu; listener calls running */
 	pthread_t *threads;
 	unsigned nthreads;
+	void (*charge)(void *ud, int64_t bytes); /* set before use; or NULL */
+	void *charge_ud;
 };
 
 static inline bool uf_dirty(const struct upload_file *f)

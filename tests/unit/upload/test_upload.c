@@ -6,6 +6,7 @@
  * uploaded unless a test asks (sync, drain). */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,6 +487,54 @@ static void test_fetch_then_modify(void)
 	t_teardown(&t);
 }
 
+/* What the manager says it holds, as a budget would see it. */
+struct charged {
+	pthread_mutex_t mu;
+	int64_t now, peak;
+	unsigned calls;
+};
+
+static void charge_cb(void *ud, int64_t bytes)
+{
+	struct charged *c = ud;
+
+	pthread_mutex_lock(&c->mu);
+	c->now += bytes;
+	if (c->now > c->peak)
+		c->peak = c->now;
+	c->calls++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void test_fetch_buffers_charged(void)
+{
+	size_t size = (size_t)20 << 20; /* three chunks */
+	char *data = malloc(size);
+	struct charged c = { .now = 0 };
+	struct upload_file *f;
+	struct t t;
+
+	CHECK(data != NULL);
+	if (!data)
+		return;
+	fill(data, size, 4);
+	pthread_mutex_init(&c.mu, NULL);
+	t_setup(&t);
+	upload_mgr_set_charge(t.m, charge_cb, &c);
+	mem_store_put(t.ms, "big", data, size);
+	CHECK_INT(upload_file_fetch(t.m, "big", size, "", NULL, NULL, &f), 0);
+	/* Every buffer was charged while held and given back after. */
+	CHECK(c.calls >= 6);
+	CHECK(c.peak > 0);
+	CHECK(c.peak <= (int64_t)size);
+	CHECK_INT(c.now, 0);
+	upload_file_release(f);
+	CHECK_INT(upload_mgr_drain(t.m), 0);
+	t_teardown(&t);
+	pthread_mutex_destroy(&c.mu);
+	free(data);
+}
+
 static void test_copy_object(void)
 {
 	struct oss_posix_meta p = { .has_mode = true, .mode = 0100600 };
@@ -549,5 +598,6 @@ TU_MAIN(TU_CASE(test_part_size), TU_CASE(test_folded_into_one_put),
 	TU_CASE(test_release_uploads_in_background), TU_CASE(test_discard),
 	TU_CASE(test_recovery_after_crash),
 	TU_CASE(test_second_manager_gets_own_dir), TU_CASE(test_drain_gives_up),
-	TU_CASE(test_fetch_then_modify), TU_CASE(test_copy_object),
-	TU_CASE(test_parallel), TU_CASE(test_bad_staging_root))
+	TU_CASE(test_fetch_then_modify), TU_CASE(test_fetch_buffers_charged),
+	TU_CASE(test_copy_object), TU_CASE(test_parallel),
+	TU_CASE(test_bad_staging_root))
