@@ -40,7 +40,7 @@ struct http_engine;
 struct http_request;
 
 struct http_engine_config {
-	int max_connections;	 /* transfers in flight at once; default 64 */
+	int max_connections;	 /* transfers in flight at once; default 96 */
 	long connect_timeout_ms; /* default 10000 */
 	long stall_timeout_s;	 /* no byte received for this long = fail+retry;
 				    default 30 */

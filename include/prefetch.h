@@ -40,15 +40,15 @@ struct prefetch_config {
 	uint64_t window_bytes;	   /* a directory's first byte window; 64 MiB */
 	uint32_t max_dirs;	   /* directories followed at once; 64 */
 	bool readahead;		   /* sequential read-ahead; default on */
-	uint64_t readahead_bytes;  /* one range GET; 8 MiB */
-	uint64_t readahead_max_bytes;	/* per-file window cap; 512 MiB (and at
+	uint64_t readahead_bytes;  /* one range GET; 4 MiB */
+	uint64_t readahead_max_bytes;	/* per-file window cap; 1 GiB (and at
 					   most a quarter of the budget) */
 	uint32_t max_streams;		/* files followed at once; 256 */
 	unsigned random_fill_after;	/* random reads before a fill; 4 (0 =
 					   never fill) */
 	uint64_t random_fill_max_bytes; /* largest file filled; 0 = half the
 					   budget */
-	uint32_t max_inflight;		/* GETs of ours in flight; 56 */
+	uint32_t max_inflight;		/* GETs of ours in flight; 88 */
 };
 
 void prefetch_config_defaults(struct prefetch_config *cfg);

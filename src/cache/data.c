@@ -219,8 +219,8 @@ static void *data_alloc(size_t len, bool *mapped)
 	*mapped = len >= DATA_MMAP_MIN;
 	if (!*mapped)
 		return malloc(len ? len : 1);
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 

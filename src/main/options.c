@@ -145,7 +145,7 @@ static const struct opt_def opt_table[] = {
 	VAL("prefetch_window", K_INT, F(prefetch_window), 1, 1000000, "N",
 	    "files of a directory fetched ahead of reads (256)"),
 	VAL("readahead", K_SIZE, F(readahead_bytes), 0, INT64_MAX, "BYTES",
-	    "sequential read-ahead per file, at most (512M; 0 off)"),
+	    "sequential read-ahead per file, at most (1G; 0 off)"),
 	/* writing */
 	VAL("staging_dir", K_STR, F(staging_dir), 0, 0, "PATH",
 	    "stage written files here (/var/lib/ossfs/staging)"),
@@ -162,7 +162,7 @@ static const struct opt_def opt_table[] = {
 	    "rename with UploadPartCopy from this size (1G)"),
 	/* the network */
 	VAL("connections", K_INT, F(connections), 1, 1024, "N",
-	    "HTTP transfers in flight at once (default 64)"),
+	    "HTTP transfers in flight at once (default 96)"),
 	VAL("connect_timeout", K_MS, F(connect_timeout_ms), 1, 3600000, "SECS",
 	    "give up connecting after this long (default 10)"),
 	VAL("readwrite_timeout", K_MS, F(stall_timeout_ms), 1000, 86400000,

@@ -119,7 +119,9 @@ def test_cp_r_reads_prefetched_files(server_factory, mounts, tmp_path):
         assert (dst / k.split("/")[1]).read_bytes() == v
     st = server.stats()
     assert st["requests"].get("GetObject", 0) == 300, st
-    assert st["requests"].get("HeadObject", 0) == 0, st
+    # No HEAD per file: only meta_fill=auto's sample of 8 [S-META-4] and
+    # the directory's marker.
+    assert st["requests"].get("HeadObject", 0) <= 9, st
     ms = mount_stats(m)
     assert ms["prefetch.files_read"] + ms["prefetch.files_read_early"] \
         == 300
@@ -153,7 +155,8 @@ def test_sequential_read_uses_parallel_ranges(server_factory, mounts,
     st = server.stats()
     assert st["peak_concurrent"] >= 8, st
     assert st["bytes_out"] <= 256 * MiB + 4 * MiB, st
-    assert st["requests"]["GetObject"] <= 256 // 8 + 16, st
+    # 4 MiB ranges, 2 MiB ones near the end, a few small ones first.
+    assert st["requests"]["GetObject"] <= 256 // 2 + 16, st
     assert mount_stats(m)["readahead.ranges_started"] >= 8
 
 

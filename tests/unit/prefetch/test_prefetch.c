@@ -554,6 +554,9 @@ static void test_sequential_read_ahead_in_parallel(void)
 	cfg.block_size_bytes = BS;
 	t.pc.readahead_bytes = 256 << 10;
 	t.pc.dir_prefetch = false;
+	/* Near the end, ranges shrink to spread what is left over this
+	 * many GETs. */
+	t.pc.max_inflight = 8;
 	CHECK_INT(env_open(&t, &cfg), 0);
 	for (size_t i = 0; i < SIZE; i++)
 		obj[i] = (char)(i * 7 + i / 4096);
@@ -574,9 +577,11 @@ static void test_sequential_read_ahead_in_parallel(void)
 			bad++;
 	}
 	CHECK_INT(bad, 0);
-	/* Ranges of 256 KiB, several at once, and never a block twice. */
+	/* Ranges of 256 KiB, several at once, and never a block twice;
+	 * the last 8 ranges' worth in smaller ones. */
 	CHECK(peak >= 8);
-	CHECK(fake_store_count(t.fake, FAKE_GET) <= 16 + SIZE / (256 << 10));
+	CHECK(fake_store_count(t.fake, FAKE_GET) <=
+	      16 + SIZE / (256 << 10) + 16);
 	CHECK_INT(stat_value(&t, "demand.fetched_bytes") +
 			  stat_value(&t, "readahead.fetched_bytes"),
 		  SIZE);
