@@ -128,6 +128,9 @@ struct cache_listing {
 	bool has_marker;
 	struct timespec marker_mtime;
 	uint64_t fetched_ms;
+	/* Set by fs/ before sharing: the entries' metadata is being read
+	 * in the background into a copy that will replace this listing. */
+	bool meta_deferred;
 	atomic_int refs;
 };
 

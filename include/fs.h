@@ -156,10 +156,16 @@ typedef int (*fs_dirent_fn)(void *ctx, const char *name,
 /* Hand out the entries from offset off ("." and ".." first).  In plus
  * mode each entry other than "." and ".." that fn takes raises that
  * inode's lookup count, as readdirplus requires; otherwise only e->ino
- * and e->attr.st_mode are meaningful.  Returns 0 or -errno. */
+ * and e->attr.st_mode are meaningful.  An entry whose stored metadata is
+ * still being read in the background comes in plus mode with e->ino 0,
+ * e->attr.st_ino and the type only, and is not counted (the kernel looks
+ * it up when it needs its attributes).  Returns 0 or -errno. */
 int fs_readdir(struct fs *fs, fs_ino_t ino, uint64_t fh, off_t off, bool plus,
 	       fs_dirent_fn fn, void *ctx);
 void fs_releasedir(struct fs *fs, uint64_t fh);
+/* Returns once no listing's metadata is being read in the background
+ * (for tests: afterwards readdirplus gives every entry its attributes). */
+void fs_settle(struct fs *fs);
 
 /* Open a file for reading (write access is -EROFS for now).  The handle
  * keeps the object's ETag and size as of the open; *keep_cache tells the

@@ -16,10 +16,25 @@
  * directories), so a listing refreshed after dir_timeout asks only what
  * changed.  A request that fails leaves its entry as the listing shows
  * it: the listing itself never fails for want of metadata.
+ *
+ * Without waiting.  In auto mode the sample starts as soon as the first
+ * page is in, on a thread of its own, so a listing of several pages has
+ * its answer by the time the last page arrives (ls -l of 10,000 plain
+ * objects pays no round trip for it).  A listing of one page is handed
+ * out at once and its fill finishes in the background (struct
+ * fill_task): until then readdirplus gives its unasked entries without
+ * attributes (the kernel then looks each one up when it needs them) and
+ * lookups in the directory wait for the fill.  So `ls` or a loader's
+ * listdir of directory after directory pays no round trip, and whatever
+ * shows attributes shows the stored ones.  The filled listing replaces
+ * the one handed out in the cache, or lends its answers to a listing a
+ * write patched meanwhile.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs_i.h"
 #include "upload.h"
@@ -27,11 +42,27 @@
 #define FS_FILL_SAMPLE	8
 #define FS_FILL_THREADS 64
 
+struct fill_sample;
+
+/* A fill finishing in the background for a listing already handed out. */
+struct fill_task {
+	struct cache_map_node node; /* in fs->fills until done */
+	struct fs *fs;
+	struct fill_sample *s;	      /* the sample, running */
+	struct cache_listing *l;      /* as handed out */
+	struct cache_listing *filled; /* guarded by: fs->mu; once done */
+	bool done;		      /* guarded by: fs->mu */
+	unsigned refs;		      /* guarded by: fs->mu */
+	char dir[];
+};
+
 struct open_dir {
 	fs_ino_t ino;
 	fs_ino_t parent;
 	char *dir; /* key prefix of the entries */
 	struct cache_listing *l;
+	struct fill_task *fill; /* its listing's fill, if it was running */
+	struct cache_listing *filled; /* or the fill's result, if done */
 };
 
 struct warned_key {
@@ -176,19 +207,28 @@ static int list_page(struct fs *fs, const char *dir, const char *token,
 	return oss_list(fs->store, &p, page, &oerr);
 }
 
-/* Every page of dir, into a new finished listing. */
+static struct fill_sample *sample_start(struct fs *fs, const char *dir,
+					const struct cache_listing *l);
+
+/* Every page of dir, into a new finished listing; *pages says how many.
+ * With sample set, the metadata sample starts after the first page
+ * (*sample NULL when there was nothing to ask). */
 static int fetch_listing(struct fs *fs, const char *dir,
-			 struct cache_listing **out)
+			 struct cache_listing **out,
+			 struct fill_sample **sample, unsigned *pages)
 {
 	struct cache_listing *l = cache_listing_new(fs_now_ms(fs));
 	struct oss_list_page page;
 	char *token = NULL;
 	int err = l ? 0 : -ENOMEM;
 
+	*pages = 0;
 	while (!err) {
 		err = list_page(fs, dir, token, &page);
 		for (size_t i = 0; !err && i < page.n; i++)
 			err = add_entry(fs, l, dir, &page.entries[i]);
+		if (!err && ++*pages == 1 && sample)
+			*sample = sample_start(fs, dir, l);
 		free(token);
 		token = page.next_token;
 		page.next_token = NULL;
@@ -374,10 +414,270 @@ out:
 	free(idx);
 }
 
+/* ---- the sample, on a thread of its own -------------------------------- */
+
+struct fill_sample {
+	struct fs *fs;
+	char *dir;
+	size_t n;
+	char *names[FS_FILL_SAMPLE];
+	enum cache_ent_type types[FS_FILL_SAMPLE];
+	int errs[FS_FILL_SAMPLE];
+	struct oss_object_meta metas[FS_FILL_SAMPLE];
+	pthread_t thread;
+};
+
+static int sample_one(void *arg, size_t i)
+{
+	struct fill_sample *s = arg;
+	struct buf key;
+
+	buf_init(&key, 0);
+	s->errs[i] = buf_appendf(&key, "%s%s", s->dir, s->names[i]);
+	if (!s->errs[i])
+		s->errs[i] = fs_probe_meta(s->fs, key.data, s->types[i],
+					   &s->metas[i]);
+	buf_fini(&key);
+	return 0;
+}
+
+static void *sample_main(void *arg)
+{
+	struct fill_sample *s = arg;
+
+	(void)upload_parallel(FS_FILL_SAMPLE, s->n, sample_one, s);
+	return NULL;
+}
+
+static void sample_free(struct fill_sample *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->names[i]);
+		oss_object_meta_fini(&s->metas[i]);
+	}
+	free(s->dir);
+	free(s);
+}
+
+/* Start asking the first entries of l (its first page, in listing
+ * order).  NULL when there is nothing to ask, or no memory or thread for
+ * it: the caller then fills the listing itself. */
+static struct fill_sample *sample_start(struct fs *fs, const char *dir,
+					const struct cache_listing *l)
+{
+	size_t idx[FS_FILL_SAMPLE], n = pick_sample(l, idx);
+	struct fill_sample *s = n ? calloc(1, sizeof(*s)) : NULL;
+
+	if (!s)
+		return NULL;
+	s->fs = fs;
+	s->dir = str_dup(dir);
+	for (size_t i = 0; i < n; i++) {
+		s->names[i] = str_dup(l->ents[idx[i]].name);
+		s->types[i] = l->ents[idx[i]].type;
+		s->n += s->names[i] != NULL;
+		if (!s->names[i])
+			break;
+	}
+	if (!s->dir || s->n != n ||
+	    pthread_create(&s->thread, NULL, sample_main, s) != 0) {
+		sample_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Wait for the sample and put its answers into l (finished, not shared
+ * yet); frees s. */
+static void sample_finish(struct fill_sample *s, struct cache_listing *l)
+{
+	(void)pthread_join(s->thread, NULL);
+	for (size_t i = 0; l && i < s->n; i++) {
+		struct cache_dirent *d =
+			(struct cache_dirent *)cache_listing_find(l,
+								  s->names[i]);
+
+		if (!d || d->has_meta || d->type != s->types[i])
+			continue;
+		if (!s->errs[i])
+			dirent_take(s->fs, d, &s->metas[i]);
+		else if (s->errs[i] == -ENOENT && d->type == CACHE_ENT_DIR)
+			d->has_meta = true; /* no marker */
+	}
+	sample_free(s);
+}
+
+/* ---- fills finishing in the background ---------------------------------- */
+
+static bool task_eq(const struct cache_map_node *n, const void *key)
+{
+	const struct fill_task *t =
+		CACHE_CONTAINER_OF(n, struct fill_task, node);
+
+	return strcmp(t->dir, key) == 0;
+}
+
+/* Caller holds mu. */
+static struct fill_task *task_find(struct fs *fs, const char *dir)
+{
+	struct cache_map_node *n =
+		cache_map_find(&fs->fills, cache_hash_str(dir), task_eq, dir);
+
+	return n ? CACHE_CONTAINER_OF(n, struct fill_task, node) : NULL;
+}
+
+/* Caller holds mu. */
+static void task_unref(struct fill_task *t)
+{
+	if (--t->refs)
+		return;
+	cache_listing_unref(t->l);
+	if (t->filled)
+		cache_listing_unref(t->filled);
+	free(t);
+}
+
+static struct cache_listing *listing_copy(const struct cache_listing *l)
+{
+	struct cache_listing *nl = cache_listing_new(l->fetched_ms);
+	int err = nl ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !err && i < l->n; i++)
+		err = cache_listing_add_dirent(nl, &l->ents[i]);
+	if (err) {
+		if (nl)
+			cache_listing_unref(nl);
+		return NULL;
+	}
+	nl->has_marker = l->has_marker;
+	nl->marker_mtime = l->marker_mtime;
+	cache_listing_finish(nl);
+	return nl;
+}
+
+/* The filled listing takes the place of the one handed out; if a write
+ * patched that one meanwhile, the patched one gets the answers. */
+static void task_publish(struct fs *fs, struct fill_task *t)
+{
+	struct cache_listing *cur, *nl;
+
+	pthread_mutex_lock(&fs->patch_mu);
+	cur = cache_meta_listing_get(fs->meta, t->dir, fs_now_ms(fs),
+				     fs->cfg.dir_ttl_ms);
+	if (cur == t->l) {
+		(void)cache_meta_listing_put(fs->meta, t->dir, t->filled);
+	} else if (cur && (nl = listing_copy(cur)) != NULL) {
+		carry_meta(t->filled, nl);
+		(void)cache_meta_listing_put(fs->meta, t->dir, nl);
+		cache_listing_unref(nl);
+	}
+	if (cur)
+		cache_listing_unref(cur);
+	pthread_mutex_unlock(&fs->patch_mu);
+}
+
+static void *task_main(void *arg)
+{
+	struct fill_task *t = arg;
+	struct fs *fs = t->fs;
+	struct cache_listing *l = listing_copy(t->l);
+
+	sample_finish(t->s, l);
+	t->s = NULL;
+	if (l && listing_has_meta(l))
+		fill_listing(fs, t->dir, l); /* the rest, now */
+	pthread_mutex_lock(&fs->mu);
+	t->filled = l;
+	pthread_mutex_unlock(&fs->mu);
+	if (l)
+		task_publish(fs, t);
+	pthread_mutex_lock(&fs->mu);
+	t->done = true;
+	cache_map_remove(&fs->fills, &t->node);
+	task_unref(t);
+	fs->fills_running--;
+	pthread_cond_broadcast(&fs->fill_cv);
+	pthread_mutex_unlock(&fs->mu);
+	return NULL;
+}
+
+/* Let l (finished, about to be shared) be filled in the background,
+ * from sample s.  False when that cannot start: s is then the caller's
+ * still. */
+static bool task_start(struct fs *fs, const char *dir, struct cache_listing *l,
+		       struct fill_sample *s)
+{
+	size_t len = strlen(dir);
+	struct fill_task *t = calloc(1, sizeof(*t) + len + 1);
+	pthread_attr_t attr;
+	pthread_t th;
+	bool ok = false;
+
+	if (!t)
+		return false;
+	*t = (struct fill_task){ .fs = fs, .s = s, .l = l, .refs = 1 };
+	memcpy(t->dir, dir, len + 1);
+	cache_listing_ref(l);
+	pthread_mutex_lock(&fs->mu);
+	/* (Two fills of one directory may run at once: waiters wait for
+	 * both, and each publishes only over its own listing.) */
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		cache_map_insert(&fs->fills, &t->node, cache_hash_str(dir));
+		fs->fills_running++;
+		t->refs++; /* the thread's */
+		ok = pthread_create(&th, &attr, task_main, t) == 0;
+		if (!ok) {
+			cache_map_remove(&fs->fills, &t->node);
+			fs->fills_running--;
+			t->refs--;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (!ok)
+		t->s = NULL; /* not ours to free */
+	task_unref(t);
+	pthread_mutex_unlock(&fs->mu);
+	return ok;
+}
+
+int fs_fills_init(struct fs *fs)
+{
+	fs->fills_running = 0;
+	pthread_cond_init(&fs->fill_cv, NULL);
+	return cache_map_init(&fs->fills, 16);
+}
+
+void fs_fills_fini(struct fs *fs)
+{
+	fs_settle(fs);
+	cache_map_fini(&fs->fills);
+	pthread_cond_destroy(&fs->fill_cv);
+}
+
+void fs_settle(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->mu);
+	while (fs->fills_running)
+		pthread_cond_wait(&fs->fill_cv, &fs->mu);
+	pthread_mutex_unlock(&fs->mu);
+}
+
+void fs_fill_wait(struct fs *fs, const char *dir)
+{
+	pthread_mutex_lock(&fs->mu);
+	while (task_find(fs, dir))
+		pthread_cond_wait(&fs->fill_cv, &fs->mu);
+	pthread_mutex_unlock(&fs->mu);
+}
+
 int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
 {
 	struct cache_listing *l, *old;
+	struct fill_sample *s = NULL;
 	uint64_t now = fs_now_ms(fs);
+	unsigned pages;
+	bool bg = false;
 	int err;
 
 	l = cache_meta_listing_get(fs->meta, dir, now, fs->cfg.dir_ttl_ms);
@@ -387,13 +687,40 @@ int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
 	}
 	/* The expired listing, if still kept: its answers carry over. */
 	old = cache_meta_listing_get(fs->meta, dir, now, UINT32_MAX);
-	err = fetch_listing(fs, dir, &l);
+	err = fetch_listing(
+		fs, dir, &l,
+		fs->cfg.meta_fill == FS_META_FILL_AUTO && !old ? &s : NULL,
+		&pages);
 	if (!err && old)
 		carry_meta(old, l);
 	if (old)
 		cache_listing_unref(old);
-	if (err)
+	if (err) {
+		if (s)
+			sample_finish(s, NULL);
 		return err;
+	}
+	/* One page: the sample has only just started; finish without us.
+	 * The listing is shared and the fill registered under patch_mu, so
+	 * the fill cannot publish before the listing it replaces is in. */
+	if (s && pages == 1) {
+		l->meta_deferred = true;
+		pthread_mutex_lock(&fs->patch_mu);
+		(void)cache_meta_listing_put(fs->meta, dir, l);
+		bg = task_start(fs, dir, l, s);
+		pthread_mutex_unlock(&fs->patch_mu);
+		if (!bg) {
+			/* No thread: l is shared already and stays as
+			 * listed. */
+			log_debug("no thread to read the metadata of \"%s\"",
+				  dir);
+			sample_finish(s, NULL);
+		}
+		*out = l;
+		return 0;
+	}
+	if (s)
+		sample_finish(s, l);
 	fill_listing(fs, dir, l);
 	/* Not being able to cache it is no reason to fail the call. */
 	(void)cache_meta_listing_put(fs->meta, dir, l);
@@ -406,6 +733,7 @@ int fs_opendir(struct fs *fs, fs_ino_t ino, uint64_t *fh)
 	struct open_dir *h = calloc(1, sizeof(*h));
 	struct fs_inode *in;
 	struct buf dir;
+	bool deferred = false;
 	int err = 0;
 
 	buf_init(&dir, 0);
@@ -425,6 +753,7 @@ int fs_opendir(struct fs *fs, fs_ino_t ino, uint64_t *fh)
 	if (err)
 		goto fail;
 	err = fs_listing_get(fs, dir.data, &h->l);
+	deferred = !err && h->l->meta_deferred;
 	if (!err)
 		err = fs_staged_merge(fs, dir.data, &h->l);
 	if (err)
@@ -436,11 +765,19 @@ int fs_opendir(struct fs *fs, fs_ino_t ino, uint64_t *fh)
 	}
 	h->ino = ino;
 	pthread_mutex_lock(&fs->mu);
+	h->fill = deferred ? task_find(fs, h->dir) : NULL;
+	if (h->fill)
+		h->fill->refs++;
 	h->parent = in->parent;
 	if (h->l->has_marker && in != fs->root)
 		in->mtime = h->l->marker_mtime;
 	fs->st.open_dirs++;
 	pthread_mutex_unlock(&fs->mu);
+	/* Its fill finished before we looked: the answers are in the
+	 * listing that replaced ours. */
+	if (deferred && !h->fill)
+		h->filled = cache_meta_listing_get(fs->meta, h->dir,
+						   fs_now_ms(fs), UINT32_MAX);
 	if (fs->hooks.on_opendir)
 		fs->hooks.on_opendir(fs->hooks.ud, ino, h->dir, h->l);
 	*fh = (uint64_t)(uintptr_t)h;
@@ -466,6 +803,21 @@ static int dirent_entry(struct fs *fs, struct open_dir *h,
 	struct fs_found f;
 	struct fs_inode *in;
 
+	if (plus && !d->has_meta && (h->fill || h->filled)) {
+		const struct cache_listing *fl = h->filled;
+		const struct cache_dirent *fd = NULL;
+
+		/* Its fill is running: no attributes yet (e->ino 0), the
+		 * kernel looks the name up when it wants them. */
+		if (h->fill && !h->fill->done)
+			plus = false;
+		else if (h->fill)
+			fl = h->fill->filled;
+		if (fl)
+			fd = cache_listing_find(fl, d->name);
+		if (fd) /* the same name (an S3-mode symlink may turn one) */
+			d = fd;
+	}
 	fs_found_from_dirent(d, h->l->fetched_ms, &f);
 	if (plus)
 		return fs_inode_enter(fs, h->ino, key, &f, true, now, e)
@@ -478,6 +830,8 @@ static int dirent_entry(struct fs *fs, struct open_dir *h,
 	e->attr.st_mode = d->type == CACHE_ENT_DIR	 ? S_IFDIR
 			  : d->type == CACHE_ENT_SYMLINK ? S_IFLNK
 							 : S_IFREG;
+	if (h->fill && !h->fill->done)
+		e->ino = 0; /* readdirplus without attributes */
 	return 0;
 }
 
@@ -529,7 +883,7 @@ int fs_readdir(struct fs *fs, fs_ino_t ino, uint64_t fh, off_t off, bool plus,
 			break;
 		if (fn(ctx, d->name, &e, pos + 1)) {
 			/* Not returned to the kernel: not counted. */
-			if (plus)
+			if (plus && e.ino)
 				fs_forget(fs, e.ino, 1);
 			break;
 		}
@@ -551,7 +905,11 @@ void fs_releasedir(struct fs *fs, uint64_t fh)
 		fs->hooks.on_dir_done(fs->hooks.ud, h->dir);
 	pthread_mutex_lock(&fs->mu);
 	fs->st.open_dirs--;
+	if (h->fill)
+		task_unref(h->fill);
 	pthread_mutex_unlock(&fs->mu);
+	if (h->filled)
+		cache_listing_unref(h->filled);
 	cache_listing_unref(h->l);
 	free(h->dir);
 	free(h);

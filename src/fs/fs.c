@@ -85,9 +85,12 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	err = cache_map_init(&fs->warned, 64);
 	if (err)
 		goto fail_ahead;
-	err = fs_inode_table_init(fs);
+	err = fs_fills_init(fs);
 	if (err)
 		goto fail_warned;
+	err = fs_inode_table_init(fs);
+	if (err)
+		goto fail_fills;
 	pthread_mutex_init(&fs->mu, NULL);
 	pthread_mutex_init(&fs->io_mu, NULL);
 	pthread_cond_init(&fs->io_cv, NULL);
@@ -95,6 +98,10 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	*out = fs;
 	return 0;
 
+fail_fills:
+	/* No fill has started: nothing to wait for. */
+	cache_map_fini(&fs->fills);
+	pthread_cond_destroy(&fs->fill_cv);
 fail_warned:
 	cache_map_fini(&fs->warned);
 fail_ahead:
@@ -118,6 +125,7 @@ void fs_free(struct fs *fs)
 
 	if (!fs)
 		return;
+	fs_fills_fini(fs); /* before the caches its threads write to */
 	fs_quiesce(fs);
 	while ((n = cache_map_any(&fs->warned)) != NULL) {
 		cache_map_remove(&fs->warned, n);

@@ -128,6 +128,11 @@ struct fs {
 	/* write path (write.c, names.c) */
 	struct upload_mgr *up;	  /* NULL: read-only */
 	pthread_mutex_t patch_mu; /* serialises listing patches; no nesting */
+
+	/* metadata fills finishing in the background (dir.c) */
+	struct cache_map fills; /* guarded by: mu; struct fill_task by dir */
+	unsigned fills_running; /* guarded by: mu; threads not finished */
+	pthread_cond_t fill_cv; /* with mu: a fill finished */
 };
 
 static inline uint64_t fs_now_ms(const struct fs *fs)
@@ -135,6 +140,13 @@ static inline uint64_t fs_now_ms(const struct fs *fs)
 	return fs->cfg.clock_ms ? fs->cfg.clock_ms(fs->cfg.clock_ud)
 				: time_mono_ms();
 }
+
+/* ---- dir.c: background metadata fills ---- */
+int fs_fills_init(struct fs *fs);
+/* Waits for every fill thread, then frees what is left. */
+void fs_fills_fini(struct fs *fs);
+/* Returns once no metadata fill of directory prefix dir is running. */
+void fs_fill_wait(struct fs *fs, const char *dir);
 
 /* ---- inode.c ---- */
 /* Caller holds mu. */

@@ -459,6 +459,8 @@ static int lookup_child(struct fs *fs, struct fs_inode *dir, const char *name,
 	/* Content not stored yet is in no listing. */
 	if (fs_staged_lookup(fs, dir->ino, key.data, now, e))
 		goto out;
+	/* A listing whose metadata is still being read answers after. */
+	fs_fill_wait(fs, dirpfx.data);
 	if (lookup_in_listing(fs, dir, dirpfx.data, name, key.data, now, e,
 			      &err))
 		goto out;
