@@ -10,6 +10,7 @@
  *     uid 0
  *     gid 0
  *     mtime 1700000000.123456789
+ *     multipart <url-encoded upload ID>   (while one is running)
  *     (NUL padding to 4096 bytes)
  *
  * The record is there exactly while the content still has to be
@@ -175,6 +176,7 @@ int upload_stage_create(struct upload_mgr *m, struct upload_file *f)
 static int format_record(const struct upload_file *f, struct buf *b)
 {
 	const struct oss_posix_meta *p = &f->posix;
+	const char *id;
 	int err = buf_append_str(b, JOURNAL_MAGIC "\nkey ");
 
 	if (!err)
@@ -190,6 +192,14 @@ static int format_record(const struct upload_file *f, struct buf *b)
 	if (!err && p->has_mtime)
 		err = buf_appendf(b, "mtime %lld.%09ld\n",
 				  (long long)p->mtime.tv_sec, p->mtime.tv_nsec);
+	id = upload_stream_id(f);
+	if (!err && id && strlen(id) < 512) {
+		err = buf_append_str(b, "multipart ");
+		if (!err)
+			err = str_urlencode(b, id, strlen(id), true);
+		if (!err)
+			err = buf_append(b, "\n", 1);
+	}
 	return err;
 }
 
@@ -332,6 +342,16 @@ static int parse_line(struct upload_file *f, char *line)
 	} else if (strcmp(line, "mtime") == 0) {
 		err = parse_mtime(val, &p->mtime);
 		p->has_mtime = !err;
+	} else if (strcmp(line, "multipart") == 0) {
+		buf_init(&k, 0);
+		err = str_urldecode(&k, val, strlen(val), false);
+		if (!err && (k.len == 0 || strlen(k.data) != k.len))
+			err = -EINVAL;
+		if (!err) {
+			free(f->orphan_upload_id);
+			f->orphan_upload_id = buf_steal(&k, NULL);
+		}
+		buf_fini(&k);
 	}
 	/* Unknown names are skipped: a newer daemon may add some. */
 	return err;
@@ -374,6 +394,32 @@ static void remove_data(struct upload_mgr *m, const char *id)
 	buf_fini(&p);
 }
 
+/* The multipart upload the previous daemon was streaming f into is
+ * aborted, so that its parts do not stay stored (and billed) for ever;
+ * the file is uploaded again from its staged copy.  Failing is not
+ * fatal: the upload is only left behind, as before. */
+static void abort_orphan(struct upload_mgr *m, struct upload_file *f)
+{
+	struct oss_error oerr;
+	int err;
+
+	if (!f->orphan_upload_id)
+		return;
+	oss_error_clear(&oerr);
+	err = m->store->ops->mp_abort(m->store->impl, f->key,
+				      f->orphan_upload_id, &oerr);
+	if (err && err != -ENOENT)
+		log_warn("staging: cannot abort the unfinished multipart "
+			 "upload of \"%s\": %s",
+			 f->key, strerror(-err));
+	else
+		log_warn("staging: aborted the unfinished multipart upload of "
+			 "\"%s\" a killed ossfs left",
+			 f->key);
+	free(f->orphan_upload_id);
+	f->orphan_upload_id = NULL;
+}
+
 /* ID.data found: bring back the file it describes, queued, or delete a
  * clean copy.  Returns 1 when one was recovered. */
 static int recover_one(struct upload_mgr *m, const char *id)
@@ -404,6 +450,7 @@ static int recover_one(struct upload_mgr *m, const char *id)
 	f->journaled = true;
 	f->gen = 1; /* dirty: never stored as far as we know */
 	f->state = UF_QUEUED;
+	abort_orphan(m, f);
 	pthread_mutex_lock(&m->mu);
 	upload_link(m, f);
 	m->st.recovered++;
@@ -422,8 +469,10 @@ fail:
 			m->dir, id, strerror(-err));
 	if (f && f->fd >= 0)
 		close(f->fd);
-	if (f)
+	if (f) {
 		free(f->key);
+		free(f->orphan_upload_id);
+	}
 	free(f);
 	buf_fini(&p);
 	return 0;

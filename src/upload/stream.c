@@ -104,6 +104,11 @@ bool upload_stream_active(const struct upload_file *f)
 	return f->stream && !f->stream->failed;
 }
 
+const char *upload_stream_id(const struct upload_file *f)
+{
+	return f->stream && !f->stream->failed ? f->stream->upload_id : NULL;
+}
+
 bool upload_stream_busy(const struct upload_file *f)
 {
 	return f->stream && f->stream->inflight;
@@ -182,6 +187,10 @@ static bool stream_job(struct upload_mgr *m, struct upload_file *f)
 			return false;
 		st->inflight++;
 		job_start(m, st);
+		/* The journal names the upload, so that the next mount can
+		 * abort it if we die before finishing it. */
+		if (st->upload_id && f->journaled && !f->discarded)
+			(void)upload_journal_write(f);
 	} else {
 		k = st->next;
 		if (st->inflight >= m->cfg.part_workers ||

@@ -45,6 +45,9 @@ struct upload_file {
 	bool seq;	     /* written from empty, every write at the end */
 	bool mtime_implicit; /* posix.mtime is from writes, not utimes */
 	struct upload_stream *stream; /* stream.c */
+	/* A multipart upload a killed daemon left unfinished (from the
+	 * journal): aborted before the file is uploaded again. */
+	char *orphan_upload_id;
 	unsigned holds;
 	unsigned syncers; /* upload_file_sync callers waiting */
 	enum uf_state state;
@@ -110,6 +113,9 @@ void upload_stream_on_write(struct upload_mgr *m, struct upload_file *f,
 void upload_stream_cancel(struct upload_file *f);
 bool upload_stream_busy(const struct upload_file *f);
 bool upload_stream_active(const struct upload_file *f);
+/* The upload ID of f's running multipart upload, or NULL.  Caller holds
+ * mu. */
+const char *upload_stream_id(const struct upload_file *f);
 /* Run one stream job if there is one (drops mu while it runs). */
 bool upload_stream_work(struct upload_mgr *m);
 /* Detach f's stream, if any, once its jobs are done (the caller owns

@@ -198,3 +198,40 @@ def test_unmount_gives_up_and_next_mount_uploads(server, mounts):
     mounts(server, options=[f"staging_dir={staging}"])
     wait_for(lambda: b.head("stuck"), "the upload by the next mount")
     assert b.get("stuck") == b"later"
+
+
+def test_kill_9_mid_multipart_next_mount_aborts_it(server, mounts):
+    """[S-WRITE-8] A daemon killed with kill -9 while a large file was
+    going up in parts leaves a journal naming its multipart upload; the
+    next mount aborts that upload (no parts stay stored on the server)
+    and uploads the staged file again."""
+    m = mounts(server, options=["upload_delay=3600",
+                                "multipart_threshold=300K",
+                                "part_size=102400"])
+    b = Bucket(server)
+    staging = m.workdir / "staging"
+    uploads = server.root / "data" / BUCKET / "uploads"
+    data = os.urandom(400000)
+    fd = os.open(m.mnt / "big", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        wait_for(lambda: server.requests("UploadPart") >= 1,
+                 "a part to go up while the file is open")
+        m.proc.send_signal(signal.SIGKILL)
+        m.proc.wait(60)
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass  # the daemon is gone
+    m.unmounted = True
+    subprocess.run(["fusermount3", "-u", "-z", str(m.mnt)],
+                   capture_output=True)
+    assert len(list(uploads.iterdir())) == 1
+    assert b.head("big") is None
+    m2 = mounts(server, options=[f"staging_dir={staging}"])
+    wait_for(lambda: b.head("big"), "the recovered file")
+    assert b.get("big") == data
+    assert server.requests("AbortMultipartUpload") == 1
+    assert list(uploads.iterdir()) == []
+    assert "aborted the unfinished multipart upload" in m2.output()
