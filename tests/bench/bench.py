@@ -16,6 +16,7 @@ This is a measurement, not a test: nothing here asserts a time.
 Workloads (sizes scale with --scale):
   W1  ls -l of a flat directory of 10,000 objects of 1 KiB
   W2  cp -r of a directory of 1,000 objects of 64 KiB to local disk
+  W2r rsync -a of the same directory to local disk
   W3  cat of a 1 GiB object, 100 Mbit/s per connection
   W4  4 processes each read a shuffled quarter of 20 dirs x 200 files x
       110 KiB after listing the tree; epoch 1, epoch 2
@@ -461,7 +462,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--clients", default="ossfs,s3fs,rclone-off,rclone-full")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6")
+    ap.add_argument("--workloads", default="W1,W2,W2r,W3,W4,W5,W6")
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--ossfs-opts", default="")
     ap.add_argument("--small-cache", default="256M",

@@ -38,6 +38,7 @@ import bisect
 import ctypes
 import ctypes.util
 import email.utils
+import functools
 import hashlib
 import hmac
 import http.server
@@ -160,7 +161,10 @@ def http_date(ts):
     return email.utils.formatdate(ts, usegmt=True)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def iso8601(ts):
+    # Cached: a LIST page formats 1,000 of them, and the same ones again
+    # for every client that lists the directory.
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + ".%03dZ" % (int(ts * 1000) % 1000)
 
 
