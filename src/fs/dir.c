@@ -537,21 +537,17 @@ static void task_unref(struct fill_task *t)
 	free(t);
 }
 
+/* A finished copy of l, or NULL. */
 static struct cache_listing *listing_copy(const struct cache_listing *l)
 {
 	struct cache_listing *nl = cache_listing_new(l->fetched_ms);
-	int err = nl ? 0 : -ENOMEM;
 
-	for (size_t i = 0; !err && i < l->n; i++)
-		err = cache_listing_add_dirent(nl, &l->ents[i]);
-	if (err) {
-		if (nl)
-			cache_listing_unref(nl);
-		return NULL;
+	if (nl && fs_copy_listing(l, NULL, nl) != 0) {
+		cache_listing_unref(nl);
+		nl = NULL;
 	}
-	nl->has_marker = l->has_marker;
-	nl->marker_mtime = l->marker_mtime;
-	cache_listing_finish(nl);
+	if (nl)
+		cache_listing_finish(nl);
 	return nl;
 }
 

@@ -141,6 +141,12 @@ static inline uint64_t fs_now_ms(const struct fs *fs)
 				: time_mono_ms();
 }
 
+/* ---- names.c ---- */
+/* Append l's entries (metadata and all) but skip (may be NULL) to nl, and
+ * its marker.  0 or -ENOMEM. */
+int fs_copy_listing(const struct cache_listing *l, const char *skip,
+		    struct cache_listing *nl);
+
 /* ---- dir.c: background metadata fills ---- */
 int fs_fills_init(struct fs *fs);
 /* Waits for every fill thread, then frees what is left. */

@@ -74,8 +74,8 @@ int fs_name_exists(struct fs *fs, fs_ino_t parent, const char *name,
 
 /* ---- listings ----------------------------------------------------------- */
 
-static int copy_listing(const struct cache_listing *l, const char *skip,
-			struct cache_listing *nl)
+int fs_copy_listing(const struct cache_listing *l, const char *skip,
+		    struct cache_listing *nl)
 {
 	int err = 0;
 
@@ -118,7 +118,7 @@ void fs_listing_patch(struct fs *fs, const char *dir, const char *name,
 		goto out;
 	if (l->n < FS_PATCH_MAX_ENTRIES)
 		nl = cache_listing_new(l->fetched_ms);
-	err = nl ? copy_listing(l, name, nl) : -E2BIG;
+	err = nl ? fs_copy_listing(l, name, nl) : -E2BIG;
 	if (!err && f)
 		err = add_found(nl, name, f);
 	if (!err) {
@@ -223,7 +223,7 @@ int fs_staged_merge(struct fs *fs, const char *dir, struct cache_listing **l)
 			continue;
 		if (!nl) {
 			nl = cache_listing_new((*l)->fetched_ms);
-			err = nl ? copy_listing(*l, NULL, nl) : -ENOMEM;
+			err = nl ? fs_copy_listing(*l, NULL, nl) : -ENOMEM;
 			if (err)
 				break;
 		}

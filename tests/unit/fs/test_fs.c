@@ -38,19 +38,6 @@ static void env_open_cfg(struct env *t, enum fake_async_mode mode,
 		t->fs = NULL;
 }
 
-static void env_open(struct env *t, enum fake_async_mode mode)
-{
-	struct fs_config cfg;
-
-	fs_config_defaults(&cfg);
-	cfg.attr_ttl_ms = 5000;
-	cfg.dir_ttl_ms = 5000;
-	cfg.neg_ttl_ms = 5000;
-	cfg.uid = 1000;
-	cfg.gid = 1000;
-	env_open_cfg(t, mode, &cfg);
-}
-
 static void env_open_fill(struct env *t, enum fake_async_mode mode,
 			  enum fs_meta_fill fill, bool s3)
 {
@@ -65,6 +52,11 @@ static void env_open_fill(struct env *t, enum fake_async_mode mode,
 	cfg.meta_fill = fill;
 	cfg.s3 = s3;
 	env_open_cfg(t, mode, &cfg);
+}
+
+static void env_open(struct env *t, enum fake_async_mode mode)
+{
+	env_open_fill(t, mode, FS_META_FILL_AUTO, false);
 }
 
 static void env_close(struct env *t)
