@@ -119,6 +119,124 @@ static void test_crc64(void)
 	CHECK(whole == 0x995DC9BBDF1939FAULL);
 }
 
+/* Test hooks in crc64.c, deliberately not in base.h. */
+extern uint64_t crc64_update_portable(uint64_t crc, const void *data,
+				      size_t len);
+extern const char *crc64_impl_name(void);
+
+static uint64_t crc_rng = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t crc_rand(void)
+{
+	crc_rng ^= crc_rng << 13;
+	crc_rng ^= crc_rng >> 7;
+	crc_rng ^= crc_rng << 17;
+	return crc_rng;
+}
+
+#define CRC_BUF_LEN ((1u << 20) + 128)
+
+/* The dispatched path (PCLMUL folding where the CPU has it) against the
+ * slicing-by-8 one: every length to 300 at every offset mod 16, random
+ * lengths to ~10000 at random offsets, a few around 1 MiB, and random
+ * starting CRCs. */
+static void test_crc64_fast(void)
+{
+	unsigned char *buf = malloc(CRC_BUF_LEN);
+	size_t bad = 0;
+
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	printf("# crc64 implementation: %s\n", crc64_impl_name());
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	if (__builtin_cpu_supports("pclmul") &&
+	    __builtin_cpu_supports("sse4.1"))
+		CHECK_STR(crc64_impl_name(), "pclmul");
+#endif
+	for (size_t i = 0; i < CRC_BUF_LEN; i++)
+		buf[i] = (unsigned char)crc_rand();
+	for (size_t off = 0; off < 16; off++)
+		for (size_t len = 0; len <= 300; len++)
+			bad += crc64_update(0, buf + off, len) !=
+			       crc64_update_portable(0, buf + off, len);
+	CHECK_INT(bad, 0);
+	for (int i = 0; i < 2000; i++) {
+		size_t off = crc_rand() % 64, len = crc_rand() % 10001;
+		uint64_t init = i & 1 ? crc_rand() : 0;
+
+		bad += crc64_update(init, buf + off, len) !=
+		       crc64_update_portable(init, buf + off, len);
+	}
+	CHECK_INT(bad, 0);
+	for (int i = 0; i < 6; i++) {
+		size_t off = crc_rand() % 128;
+		size_t len = (1u << 20) - 64 + crc_rand() % 128;
+
+		if (off + len > CRC_BUF_LEN)
+			len = CRC_BUF_LEN - off;
+		bad += crc64_update(0, buf + off, len) !=
+		       crc64_update_portable(0, buf + off, len);
+	}
+	CHECK_INT(bad, 0);
+	/* Uniform runs: all zeros, all ones, and across the edge. */
+	memset(buf, 0, 4096);
+	memset(buf + 4096, 0xff, 4096);
+	bad += crc64_update(0, buf, 4096) !=
+	       crc64_update_portable(0, buf, 4096);
+	bad += crc64_update(0, buf + 4096, 4096) !=
+	       crc64_update_portable(0, buf + 4096, 4096);
+	bad += crc64_update(0, buf + 1000, 6000) !=
+	       crc64_update_portable(0, buf + 1000, 6000);
+	CHECK_INT(bad, 0);
+	free(buf);
+}
+
+/* Chaining: feeding the data in two or more pieces, with any split points,
+ * gives the CRC of the whole, and crc64_combine agrees. */
+static void test_crc64_chain(void)
+{
+	unsigned char *buf = malloc(CRC_BUF_LEN);
+	size_t bad = 0;
+
+	CHECK(buf != NULL);
+	if (!buf)
+		return;
+	for (size_t i = 0; i < CRC_BUF_LEN; i++)
+		buf[i] = (unsigned char)crc_rand();
+	for (int i = 0; i < 1000; i++) {
+		size_t off = crc_rand() % 32, len = crc_rand() % 10001;
+		size_t cut = len ? crc_rand() % (len + 1) : 0;
+		const unsigned char *p = buf + off;
+		uint64_t whole = crc64_update_portable(0, p, len);
+		uint64_t a = crc64_update(0, p, cut);
+		uint64_t b = crc64_update(0, p + cut, len - cut);
+
+		bad += crc64_update(a, p + cut, len - cut) != whole;
+		bad += crc64_combine(a, b, len - cut) != whole;
+	}
+	CHECK_INT(bad, 0);
+	for (int i = 0; i < 200; i++) {
+		size_t off = crc_rand() % 32, len = crc_rand() % 100001;
+		const unsigned char *p = buf + off;
+		uint64_t whole = crc64_update_portable(0, p, len), c = 0;
+		size_t done = 0;
+
+		while (done < len) {
+			size_t n = crc_rand() % 2048;
+
+			if (n > len - done)
+				n = len - done;
+			c = crc64_update(c, p + done, n);
+			done += n;
+		}
+		bad += c != whole;
+	}
+	CHECK_INT(bad, 0);
+	free(buf);
+}
+
 TU_MAIN(TU_CASE(test_buf_bounds), TU_CASE(test_kvlist), TU_CASE(test_urlencode),
 	TU_CASE(test_base64), TU_CASE(test_numbers), TU_CASE(test_time),
-	TU_CASE(test_crc64))
+	TU_CASE(test_crc64), TU_CASE(test_crc64_fast),
+	TU_CASE(test_crc64_chain))
