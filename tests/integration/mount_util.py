@@ -166,6 +166,8 @@ class Mount:
     """One ossfs daemon serving mnt.  Use through the `mounts` fixture,
     which always unmounts, or call unmount() in a finally block."""
 
+    _settle_seq = 0
+
     def __init__(self, server_url, mnt, workdir, bucket=BUCKET, options=(),
                  env=None, foreground=True, allow=(), region=REGION):
         self.url = server_url
@@ -202,6 +204,20 @@ class Mount:
                    "--show-leak-kinds=definite", "--track-origins=no",
                    f"--log-file={self.workdir}/valgrind.%p"] + cmd
         return cmd
+
+    def settle(self, rel=""):
+        """Wait until the background metadata fill of the listing of
+        directory rel (S-META-7) is done: a lookup in a listed directory
+        waits for it.  The name looked up is new each time, so no cached
+        dentry (positive or negative) answers in the daemon's place; a
+        listed directory answers it without a request."""
+        Mount._settle_seq += 1
+        name = f".ossfs-settle-{os.getpid()}-{Mount._settle_seq}"
+        probe = self.mnt / rel / name
+        try:
+            os.lstat(probe)
+        except FileNotFoundError:
+            pass
 
     def _sanitizer_env(self):
         env = dict(self.env)

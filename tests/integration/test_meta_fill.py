@@ -181,12 +181,13 @@ def test_refresh_carries_metadata_over(server, mounts):
     assert len(os.listdir(m.mnt)) == 12
     # A one-page listing is filled in the background [S-META-7]; a lookup
     # in it waits for the fill, so the counts are complete after it.
-    os.lstat(m.mnt / "f00")
+    m.settle()
     assert count(server.stats()["requests"], HEAD_OPS) == 12
     b.put("d/f03", b"changed", meta={"mode": str(0o100640)})
     time.sleep(1.5)  # let the listing expire (not an assertion on time)
     server.reset()
     assert len(os.listdir(m.mnt)) == 12
+    m.settle()
     reqs = server.stats()["requests"]
     assert count(reqs, LIST_OPS) == 1, reqs
     assert count(reqs, HEAD_OPS) == 1, reqs

@@ -93,7 +93,7 @@ def test_fresh_listing_answers_lookups(server, mounts):
     Bucket(server).put_many([(f"d/f{i}", b"x" * i) for i in range(20)])
     m = mounts(server)
     assert len(os.listdir(m.mnt / "d")) == 20
-    os.stat(m.mnt / "d" / "f0")  # waits for the metadata sample [S-META-7]
+    m.settle("d")  # waits for the metadata fill [S-META-7]
     server.reset()
     for name in (".hidden", "desktop.ini", "Thumbs.db", "f3", "f19"):
         try:

@@ -54,6 +54,7 @@ def test_open_dir_of_200_fetches_all_then_reads_free(server_factory, mounts):
     st = server.stats()
     assert st["requests"].get("GetObject", 0) == 200, st
     assert st["peak_concurrent"] >= 32, st
+    m.settle("d")
     server.reset()
     for n in names:
         assert len((m.mnt / "d" / n).read_bytes()) == 1
