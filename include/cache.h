@@ -194,6 +194,33 @@ struct cache_meta_stats {
 };
 void cache_meta_get_stats(struct cache_meta *c, struct cache_meta_stats *st);
 
+/* ---- memory for data blocks ---------------------------------------------
+ * Slots carved from 2 MiB regions backed by transparent huge pages (see
+ * arena.c for why); what is freed is kept for reuse within a bound. */
+struct mem_arena;
+struct mem_arena_slot {
+	void *region; /* NULL: a mapping of its own */
+	size_t size;  /* bytes the slot really takes */
+};
+struct mem_arena_stats {
+	uint64_t live_bytes; /* in slots handed out */
+	uint64_t peak_live_bytes;
+	uint64_t kept_bytes;	   /* freed, kept resident for reuse */
+	uint64_t given_back_bytes; /* freed slots returned to the system */
+	uint64_t regions;	   /* 2 MiB regions mapped */
+};
+int mem_arena_new(struct mem_arena **out);
+void mem_arena_destroy(struct mem_arena *a); /* all slots freed first */
+/* Keep freed memory only while it and what is handed out fit budget. */
+void mem_arena_set_budget(struct mem_arena *a, uint64_t budget);
+/* What a request of len bytes takes (what the budget is charged). */
+size_t mem_arena_slot_size(const struct mem_arena *a, size_t len);
+void *mem_arena_alloc(struct mem_arena *a, size_t len,
+		      struct mem_arena_slot *slot);
+void mem_arena_free(struct mem_arena *a, void *p,
+		    const struct mem_arena_slot *slot);
+void mem_arena_get_stats(struct mem_arena *a, struct mem_arena_stats *st);
+
 /* ---- data blocks -------------------------------------------------------- */
 
 struct cache_data;
@@ -324,6 +351,10 @@ struct cache_data_stats {
 	uint64_t evicted_unused_bytes[CACHE_CLASS_COUNT];
 	/* Held now: fetched or in flight, not read yet. */
 	uint64_t unused_bytes[CACHE_CLASS_COUNT];
+	/* Block memory freed and kept for reuse (not charged), and freed
+	 * memory given back to the system since the start (arena.c). */
+	uint64_t kept_bytes;
+	uint64_t given_back_bytes;
 };
 void cache_data_get_stats(struct cache_data *c, struct cache_data_stats *st);
 

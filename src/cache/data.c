@@ -41,14 +41,15 @@
  * until that reader's reply is sent, so the overshoot is bounded by the
  * bytes of replies in flight.
  *
- * Memory.  Buffers of 64 KiB and more are mmap'd directly rather than
- * malloc'd: freeing one returns it to the system at once, so the
- * daemon's RSS follows the budget instead of glibc's arenas' high-water
- * marks.  Blocks are allocated on FUSE workers and on the I/O thread and
- * freed on others, so each thread's arena would keep its own free
- * chunks (measured: 80 MiB over a 256 MiB budget with 110 KiB files),
- * and glibc's dynamic mmap threshold would move 8 MiB runs onto the
- * heap.  The page rounding costs under 4% at 64 KiB.
+ * Memory.  Buffers of 64 KiB and more come from the cache's own
+ * arena (arena.c: huge-page-backed slots, reused, within a bound) rather
+ * than from malloc: the daemon's RSS follows the budget instead of
+ * glibc's arenas' high-water marks.  Blocks are allocated on FUSE workers
+ * and on the I/O thread and freed on others, so each thread's malloc
+ * arena would keep its own free chunks (measured: 80 MiB over a 256 MiB
+ * budget with 110 KiB files), and glibc's dynamic mmap threshold would
+ * move 8 MiB runs onto the heap.  Such a block is charged its slot's
+ * size, not its length (at most ~12% more).
  *
  * Locking.  One mutex guards the table, the lists, the budget and every
  * block's state, reference count and waiter list.  Waiter callbacks run
@@ -59,13 +60,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base.h"
 #include "cache.h"
 
-#define DATA_MMAP_MIN	    ((size_t)64 << 10)
+#define DATA_ARENA_MIN	    ((size_t)64 << 10)
 #define DATA_BUDGET_MIN	    ((uint64_t)256 << 20)
 #define DATA_BUDGET_MAX	    ((uint64_t)4 << 30)
 #define DATA_PF_SHARE_PCT   50
@@ -107,8 +107,9 @@ struct cache_block {
 	struct cache_waiter *waiters; /* guarded by: mu */
 	char *data;
 	size_t cap;
-	size_t len; /* valid bytes once ready */
-	bool mapped;
+	size_t len;		    /* valid bytes once ready */
+	size_t charge;		    /* what the budget is charged */
+	struct mem_arena_slot slot; /* size 0: malloc'd */
 };
 
 struct cache_data {
@@ -116,6 +117,7 @@ struct cache_data {
 	uint64_t budget;
 	uint64_t pf_limit;
 	struct cache_disk *disk;
+	struct mem_arena *arena;
 	uint64_t bytes;			/* guarded by: mu */
 	struct cache_map map;		/* guarded by: mu */
 	struct blk_link lists[L_COUNT]; /* guarded by: mu; next = newest */
@@ -187,11 +189,17 @@ int cache_data_new(uint64_t budget_bytes, struct cache_data **out)
 
 	if (!c)
 		return -ENOMEM;
+	if (mem_arena_new(&c->arena) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
 	if (cache_map_init(&c->map, 256) < 0) {
+		mem_arena_destroy(c->arena);
 		free(c);
 		return -ENOMEM;
 	}
 	c->budget = budget_bytes ? budget_bytes : CACHE_DEFAULT_BUDGET_BYTES;
+	mem_arena_set_budget(c->arena, c->budget);
 	c->pf_limit = c->budget / 100 * DATA_PF_SHARE_PCT;
 	for (int i = 0; i < L_COUNT; i++)
 		link_init(&c->lists[i]);
@@ -212,22 +220,25 @@ void cache_data_set_disk(struct cache_data *c, struct cache_disk *disk)
 	c->disk = disk;
 }
 
-static void *data_alloc(size_t len, bool *mapped)
+/* What a block of len bytes is charged: what its memory takes. */
+static size_t charge_of(const struct cache_data *c, size_t len)
 {
-	void *p;
-
-	*mapped = len >= DATA_MMAP_MIN;
-	if (!*mapped)
-		return malloc(len ? len : 1);
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return len < DATA_ARENA_MIN ? len : mem_arena_slot_size(c->arena, len);
 }
 
-static void blk_free(struct cache_block *b)
+static void *data_alloc(struct cache_data *c, struct cache_block *b, size_t len)
 {
-	if (b->mapped)
-		munmap(b->data, b->cap);
+	if (len < DATA_ARENA_MIN) {
+		b->slot.size = 0;
+		return malloc(len ? len : 1);
+	}
+	return mem_arena_alloc(c->arena, len, &b->slot);
+}
+
+static void blk_free(struct cache_data *c, struct cache_block *b)
+{
+	if (b->slot.size)
+		mem_arena_free(c->arena, b->data, &b->slot);
 	else
 		free(b->data);
 	free(b->nodes);
@@ -254,7 +265,7 @@ static void list_put(struct cache_data *c, struct cache_block *b)
 {
 	b->list = list_for(b);
 	link_front(&c->lists[b->list], &b->lru);
-	c->list_bytes[b->list] += b->cap;
+	c->list_bytes[b->list] += b->charge;
 }
 
 static void list_take(struct cache_data *c, struct cache_block *b)
@@ -262,7 +273,7 @@ static void list_take(struct cache_data *c, struct cache_block *b)
 	if (b->list == L_NONE)
 		return;
 	link_remove(&b->lru);
-	c->list_bytes[b->list] -= b->cap;
+	c->list_bytes[b->list] -= b->charge;
 	b->list = L_NONE;
 }
 
@@ -292,7 +303,7 @@ static struct cache_block *blk_detach(struct cache_data *c,
 	list_take(c, b);
 	unused_add(c, b, -1);
 	b->in_table = false;
-	c->bytes -= b->cap;
+	c->bytes -= b->charge;
 	c->nblocks--;
 	return --b->refs == 0 ? b : NULL;
 }
@@ -309,9 +320,10 @@ void cache_data_free(struct cache_data *c)
 
 		/* Readers are gone by contract; free whatever is left. */
 		blk_detach(c, b);
-		blk_free(b);
+		blk_free(c, b);
 	}
 	cache_map_fini(&c->map);
+	mem_arena_destroy(c->arena);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -326,7 +338,7 @@ static void evict_one(struct cache_data *c, enum blk_list l)
 		c->st.evicted_unused_bytes[b->cls] += b->cap;
 	b = blk_detach(c, b);
 	if (b)
-		blk_free(b);
+		blk_free(c, b);
 }
 
 /* The lists class cls may evict, in order; returns how many. */
@@ -368,7 +380,8 @@ static bool admit(struct cache_data *c, uint64_t need, enum cache_class cls)
 	return true;
 }
 
-static struct cache_block *blk_new(const struct blk_name *n, uint64_t nidx,
+static struct cache_block *blk_new(struct cache_data *c,
+				   const struct blk_name *n, uint64_t nidx,
 				   size_t len)
 {
 	size_t klen = strlen(n->key), elen = strlen(n->etag);
@@ -385,12 +398,13 @@ static struct cache_block *blk_new(const struct blk_name *n, uint64_t nidx,
 	b->nodes = calloc(nidx, sizeof(*b->nodes));
 	if (!b->nodes)
 		goto fail_key;
-	b->data = data_alloc(len, &b->mapped);
+	b->data = data_alloc(c, b, len);
 	if (!b->data)
 		goto fail_nodes;
 	b->first = n->index;
 	b->n = nidx;
 	b->cap = len;
+	b->charge = b->slot.size ? b->slot.size : len;
 	b->state = BLK_PENDING;
 	b->list = L_NONE;
 	link_init(&b->lru);
@@ -422,7 +436,7 @@ static void blk_insert(struct cache_data *c, struct cache_block *b,
 		b->nodes[i].index = name.index;
 		cache_map_insert(&c->map, &b->nodes[i].node, name_hash(&name));
 	}
-	c->bytes += b->cap;
+	c->bytes += b->charge;
 	if (c->bytes > c->st.peak_bytes)
 		c->st.peak_bytes = c->bytes;
 	c->nblocks++;
@@ -468,13 +482,13 @@ int cache_data_acquire(struct cache_data *c, const char *key, const char *etag,
 		}
 		goto out;
 	}
-	b = blk_new(&name, 1, len);
+	b = blk_new(c, &name, 1, len);
 	if (!b) {
 		err = -ENOMEM;
 		goto out;
 	}
 	b->bs = (uint32_t)len;
-	admit(c, len, CACHE_CLASS_DEMAND);
+	admit(c, b->charge, CACHE_CLASS_DEMAND);
 	blk_insert(c, b, &name, CACHE_CLASS_DEMAND);
 	b->refs = 3; /* the table's, the fetcher's, the waiter's */
 	w->next = NULL;
@@ -541,12 +555,12 @@ int cache_data_acquire_run(struct cache_data *c, const char *key,
 	end = (first + n) * block_bytes;
 	if (end > object_size)
 		end = object_size;
-	if (!admit(c, end - start, cls)) {
+	if (!admit(c, charge_of(c, (size_t)(end - start)), cls)) {
 		c->st.refused++;
 		err = -ENOSPC;
 		goto out;
 	}
-	b = blk_new(&name, n, (size_t)(end - start));
+	b = blk_new(c, &name, n, (size_t)(end - start));
 	if (!b) {
 		err = -ENOMEM;
 		goto out;
@@ -657,7 +671,7 @@ void cache_block_unref(struct cache_data *c, struct cache_block *b)
 	last = --b->refs == 0;
 	pthread_mutex_unlock(&c->mu);
 	if (last)
-		blk_free(b);
+		blk_free(c, b);
 }
 
 void cache_data_charge(struct cache_data *c, uint64_t bytes)
@@ -683,10 +697,15 @@ void cache_data_uncharge(struct cache_data *c, uint64_t bytes)
 
 void cache_data_get_stats(struct cache_data *c, struct cache_data_stats *st)
 {
+	struct mem_arena_stats a;
+
 	pthread_mutex_lock(&c->mu);
 	*st = c->st;
 	st->bytes = c->bytes;
 	st->budget = c->budget;
 	st->blocks = c->nblocks;
 	pthread_mutex_unlock(&c->mu);
+	mem_arena_get_stats(c->arena, &a);
+	st->kept_bytes = a.kept_bytes;
+	st->given_back_bytes = a.given_back_bytes;
 }

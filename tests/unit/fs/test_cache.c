@@ -371,8 +371,76 @@ static void test_data_evicted_block_outlives_reader(void)
 	cache_data_free(c);
 }
 
+/* The arena hands out slots that fit, never overlap, and keep what was
+ * written; freed memory is kept within the budget and reused. */
+static void test_arena_slots(void)
+{
+	enum { N = 300 };
+	static const size_t sizes[] = { 64 << 10,  65 << 10,	  110 << 10,
+					1 << 20,   (1 << 20) + 1, 4 << 20,
+					3000 << 10 };
+	struct mem_arena_slot slot[N];
+	struct mem_arena_stats st;
+	struct mem_arena *a;
+	unsigned char *p[N];
+	size_t len[N];
+	unsigned seed = 7;
+
+	CHECK_INT(mem_arena_new(&a), 0);
+	mem_arena_set_budget(a, (uint64_t)256 << 20);
+	CHECK_INT(mem_arena_slot_size(a, 64 << 10), 64 << 10);
+	CHECK(mem_arena_slot_size(a, 110 << 10) >= 110 << 10);
+	CHECK(mem_arena_slot_size(a, 110 << 10) <= 124 << 10);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < N; i++) {
+			len[i] = sizes[(unsigned)(i + round) %
+				       (sizeof(sizes) / sizeof(sizes[0]))];
+			p[i] = mem_arena_alloc(a, len[i], &slot[i]);
+			CHECK(p[i] != NULL);
+			CHECK(slot[i].size >= len[i]);
+			CHECK_INT(slot[i].size, mem_arena_slot_size(a, len[i]));
+			memset(p[i], i & 0xff, len[i]);
+		}
+		mem_arena_get_stats(a, &st);
+		CHECK(st.live_bytes >= (uint64_t)N * (64 << 10));
+		for (int i = 0; i < N; i++) { /* nobody wrote over another */
+			CHECK(p[i][0] == (i & 0xff));
+			CHECK(p[i][len[i] - 1] == (i & 0xff));
+		}
+		for (int i = N - 1; i > 0; i--) { /* free in random order */
+			int j = (int)((seed = seed * 1103515245 + 12345) >>
+				      16) %
+				(i + 1);
+			unsigned char *tp = p[i];
+			struct mem_arena_slot ts = slot[i];
+
+			p[i] = p[j];
+			slot[i] = slot[j];
+			p[j] = tp;
+			slot[j] = ts;
+		}
+		for (int i = 0; i < N; i++)
+			mem_arena_free(a, p[i], &slot[i]);
+		mem_arena_get_stats(a, &st);
+		CHECK_INT(st.live_bytes, 0);
+		CHECK(st.kept_bytes <= (uint64_t)64 << 20);
+	}
+	/* A budget already used up keeps nothing whole. */
+	mem_arena_set_budget(a, 1 << 20);
+	p[0] = mem_arena_alloc(a, 4 << 20, &slot[0]);
+	p[1] = mem_arena_alloc(a, 4 << 20, &slot[1]);
+	CHECK(p[0] && p[1]);
+	mem_arena_get_stats(a, &st);
+	mem_arena_free(a, p[0], &slot[0]);
+	mem_arena_free(a, p[1], &slot[1]);
+	mem_arena_get_stats(a, &st);
+	CHECK_INT(st.live_bytes, 0);
+	mem_arena_destroy(a);
+}
+
 TU_MAIN(TU_CASE(test_map), TU_CASE(test_listing_sort_dedup),
 	TU_CASE(test_meta_listing_ttl), TU_CASE(test_meta_listing_bounds),
 	TU_CASE(test_meta_negative), TU_CASE(test_data_share_one_fetch),
 	TU_CASE(test_data_error_leaves_cache), TU_CASE(test_data_budget_lru),
-	TU_CASE(test_data_evicted_block_outlives_reader))
+	TU_CASE(test_data_evicted_block_outlives_reader),
+	TU_CASE(test_arena_slots))
