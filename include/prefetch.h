@@ -66,6 +66,10 @@ struct prefetch_env {
 	void (*on_meta)(void *ud, const char *key,
 			const struct oss_object_meta *m);
 	void *meta_ud;
+	/* Does the kernel's page cache hold this version of key whole (a
+	 * directory prefetch of it would go unread)?  Called with meta_ud
+	 * and no engine lock held.  May be NULL. */
+	bool (*kernel_has)(void *ud, const char *key, const char *etag);
 };
 
 int prefetch_new(const struct prefetch_config *cfg,
@@ -97,6 +101,7 @@ struct prefetch_stats {
 	uint64_t dirs_followed;	   /* now */
 	uint64_t files_started;	   /* whole-object GETs */
 	uint64_t files_cached;	   /* found in the cache already */
+	uint64_t files_in_kernel;  /* the kernel's page cache holds them */
 	uint64_t files_read;	   /* prefetched, then read */
 	uint64_t files_read_early; /* read before prefetch reached them */
 	uint64_t streams;	   /* files followed now */

@@ -48,6 +48,11 @@ static void learn_meta(void *ud, const char *key,
 	pthread_mutex_unlock(&fs->mu);
 }
 
+static bool kernel_has(void *ud, const char *key, const char *etag)
+{
+	return fs_kernel_has(ud, key, etag);
+}
+
 static int start_prefetch(struct fs *fs, const struct fs_config *cfg)
 {
 	struct cache_data_stats st;
@@ -64,6 +69,7 @@ static int start_prefetch(struct fs *fs, const struct fs_config *cfg)
 	env.engine = cfg->engine;
 	env.on_meta = learn_meta;
 	env.meta_ud = fs;
+	env.kernel_has = kernel_has;
 	err = prefetch_new(cfg->prefetch, &env, &fs->pf);
 	if (err)
 		return err;

@@ -67,9 +67,13 @@ struct fs_inode {
 	bool has_meta;
 	struct oss_posix_meta posix;
 	uint64_t attr_ms; /* when the attributes were fetched */
-	/* keep_cache bookkeeping, guarded by: mu */
+	/* keep_cache bookkeeping, guarded by: mu.  full_etag: the version
+	 * whose every byte was read through one handle, so the kernel's
+	 * page cache holds it (until the kernel drops it: a read of the
+	 * file then clears it). */
 	bool opened;
 	char open_etag[FS_ETAG_LEN];
+	char full_etag[FS_ETAG_LEN];
 	/* readlink cache, guarded by: mu */
 	char *link_target;
 	uint64_t link_ms;
@@ -158,6 +162,9 @@ void fs_fill_wait(struct fs *fs, const char *dir);
 /* Caller holds mu. */
 struct fs_inode *fs_inode_get(struct fs *fs, fs_ino_t ino);
 struct fs_inode *fs_inode_by_key(struct fs *fs, const char *key);
+/* Was every byte of this version of key read through one handle, so the
+ * kernel's page cache (kept across opens) holds it?  read.c. */
+bool fs_kernel_has(struct fs *fs, const char *key, const char *etag);
 void fs_inode_fill_stat(struct fs *fs, const struct fs_inode *in,
 			struct stat *st);
 /* Find or make the inode of key with what was found, raise its lookup

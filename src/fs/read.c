@@ -21,8 +21,9 @@ struct open_file {
 	fs_ino_t ino;
 	char *key;
 	char etag[FS_ETAG_LEN];
-	uint64_t size; /* as of the open: reads past it are at EOF */
-	char *text;    /* the stats file: its text as of the open */
+	uint64_t size;		 /* as of the open: reads past it are at EOF */
+	char *text;		 /* the stats file: its text as of the open */
+	_Atomic uint64_t served; /* bytes handed to the kernel */
 };
 
 struct read_req;
@@ -163,6 +164,9 @@ void fs_release(struct fs *fs, uint64_t fh)
 	}
 	pthread_mutex_lock(&fs->mu);
 	in = fs_inode_get(fs, h->ino);
+	if (in && h->size && atomic_load(&h->served) >= h->size &&
+	    strcmp(in->open_etag, h->etag) == 0)
+		str_lcpy(in->full_etag, h->etag, sizeof(in->full_etag));
 	if (in && in->open_count) {
 		in->open_count--;
 		fs_inode_maybe_free(fs, in);
@@ -385,10 +389,36 @@ static int read_stats(const struct open_file *h, uint64_t off, size_t size,
 	return 0;
 }
 
+/* The kernel asks for bytes of a file it was thought to hold whole: it
+ * dropped them; the next directory prefetch fetches the file again. */
+static void kernel_dropped(struct fs *fs, struct open_file *h)
+{
+	struct fs_inode *in;
+
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_get(fs, h->ino);
+	if (in && in->full_etag[0] && atomic_load(&h->served) == 0)
+		in->full_etag[0] = '\0';
+	pthread_mutex_unlock(&fs->mu);
+}
+
+bool fs_kernel_has(struct fs *fs, const char *key, const char *etag)
+{
+	struct fs_inode *in;
+	bool has;
+
+	pthread_mutex_lock(&fs->mu);
+	in = fs_inode_by_key(fs, key);
+	has = in && in->type == CACHE_ENT_FILE && !in->uf && etag && etag[0] &&
+	      strcmp(in->full_etag, etag) == 0 && strcmp(in->etag, etag) == 0;
+	pthread_mutex_unlock(&fs->mu);
+	return has;
+}
+
 int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 	    fs_read_cb cb, void *ud)
 {
-	const struct open_file *h = (const struct open_file *)(uintptr_t)fh;
+	struct open_file *h = (struct open_file *)(uintptr_t)fh;
 	uint64_t end, first, last;
 	struct read_req *rq;
 	unsigned n;
@@ -406,6 +436,9 @@ int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 		return 0;
 	}
 	end = h->size - off < size ? h->size : off + size;
+	if (off == 0)
+		kernel_dropped(fs, h);
+	atomic_fetch_add(&h->served, end - off);
 	first = off / fs->block_bytes;
 	last = (end - 1) / fs->block_bytes;
 	n = (unsigned)(last - first + 1);

@@ -290,6 +290,7 @@ static void text_prefetch(struct fs *fs, struct buf *b)
 	LINE(b, "prefetch.dirs_followed", p.dirs_followed);
 	LINE(b, "prefetch.files_started", p.files_started);
 	LINE(b, "prefetch.files_cached", p.files_cached);
+	LINE(b, "prefetch.files_in_kernel", p.files_in_kernel);
 	LINE(b, "prefetch.files_read", p.files_read);
 	LINE(b, "prefetch.files_read_early", p.files_read_early);
 	LINE(b, "prefetch.backoff", p.backoff);

@@ -623,11 +623,15 @@ static void run_dir_item(struct prefetch *pf, struct pick *p, int *err)
 	uint32_t bs = pf->env.block_bytes;
 	uint64_t total = (e->size + bs - 1) / bs, stop_at;
 	unsigned started = 0;
+	bool in_kernel = false;
 	struct buf key;
 
 	buf_init(&key, 0);
 	*err = buf_appendf(&key, "%s%s", d->dir, e->name);
-	if (!*err)
+	if (!*err && pf->env.kernel_has)
+		in_kernel =
+			pf->env.kernel_has(pf->env.meta_ud, key.data, e->etag);
+	if (!*err && !in_kernel)
 		*err = fetch_blocks(pf, p, key.data, e->etag, e->size, 0, total,
 				    CACHE_CLASS_PREFETCH, &started, &stop_at);
 	buf_fini(&key);
@@ -645,6 +649,8 @@ static void run_dir_item(struct prefetch *pf, struct pick *p, int *err)
 			d->charged++;
 			d->charged_bytes += e->size;
 		}
+	} else if (in_kernel) {
+		pf->st.files_in_kernel++;
 	} else {
 		pf->st.files_cached++;
 	}

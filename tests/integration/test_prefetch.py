@@ -9,6 +9,7 @@ waits poll for a condition with a deadline.
 """
 import hashlib
 import os
+import time
 import subprocess
 
 from conftest import run_tool
@@ -126,6 +127,36 @@ def test_cp_r_reads_prefetched_files(server_factory, mounts, tmp_path):
     ms = mount_stats(m)
     assert ms["prefetch.files_read"] + ms["prefetch.files_read_early"] \
         == 300
+
+
+def test_files_the_kernel_holds_are_not_prefetched_again(server, mounts):
+    """[S-PREFETCH-4] A file read whole through one open is in the
+    kernel's page cache, which later opens keep: opening its directory
+    again prefetches it no more, while a file read only in part is
+    prefetched as before."""
+    bucket = Bucket(server)
+    # The kernel reads a small file whole whatever the process asks for
+    # (its readahead), so the files read in part are larger.
+    bucket.put_many([(f"k/f{i:02d}", bytes([i]) * (5000 if i < 30 else
+                                                   2 << 20))
+                     for i in range(40)])
+    m = mounts(server, options=["dir_timeout=1"])
+    names = sorted(os.listdir(m.mnt / "k"))
+    assert len(names) == 40
+    for n in names[:30]:
+        assert (m.mnt / "k" / n).read_bytes()[:1] == bytes([int(n[1:])])
+    for n in names[30:]:
+        with open(m.mnt / "k" / n, "rb") as f:
+            assert f.read(10) == bytes([int(n[1:])]) * 10
+    wait_for(lambda: prefetch_idle(m), "the prefetch to stop")
+    before = mount_stats(m)["prefetch.files_in_kernel"]
+    time.sleep(1.5)  # let the listing expire (not an assertion on time)
+    assert len(os.listdir(m.mnt / "k")) == 40
+    wait_for(lambda: prefetch_idle(m) and
+             mount_stats(m)["prefetch.files_in_kernel"] - before
+             + mount_stats(m)["prefetch.files_cached"] >= 40,
+             "the second prefetch pass")
+    assert mount_stats(m)["prefetch.files_in_kernel"] - before == 30
 
 
 def test_sequential_read_uses_parallel_ranges(server_factory, mounts,
