@@ -324,6 +324,12 @@ void cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
 const void *cache_block_data(const struct cache_block *b);
 size_t cache_block_len(const struct cache_block *b);
 void cache_block_unref(struct cache_data *c, struct cache_block *b);
+void cache_block_ref(struct cache_data *c, struct cache_block *b);
+enum cache_class cache_block_class(const struct cache_block *b);
+/* The reader is done with b for good (read-ahead of a large file, read
+ * well past): b leaves the cache now, so its memory goes to what is
+ * ahead.  The caller holds a reference, which stays valid. */
+void cache_data_retire(struct cache_data *c, struct cache_block *b);
 
 /* Bytes the daemon holds outside the block table (upload buffers) count
  * against the same budget.  Charging evicts cached blocks as a foreground
@@ -355,6 +361,7 @@ struct cache_data_stats {
 	 * memory given back to the system since the start (arena.c). */
 	uint64_t kept_bytes;
 	uint64_t given_back_bytes;
+	uint64_t retired_bytes; /* cache_data_retire */
 };
 void cache_data_get_stats(struct cache_data *c, struct cache_data_stats *st);
 

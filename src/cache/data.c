@@ -661,6 +661,28 @@ size_t cache_block_len(const struct cache_block *b)
 	return b->len;
 }
 
+void cache_block_ref(struct cache_data *c, struct cache_block *b)
+{
+	pthread_mutex_lock(&c->mu);
+	b->refs++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+enum cache_class cache_block_class(const struct cache_block *b)
+{
+	return b->cls;
+}
+
+void cache_data_retire(struct cache_data *c, struct cache_block *b)
+{
+	pthread_mutex_lock(&c->mu);
+	if (b->in_table && b->state == BLK_READY && b->refs > 1) {
+		c->st.retired_bytes += b->cap;
+		blk_detach(c, b); /* not the last reference: the caller's */
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
 void cache_block_unref(struct cache_data *c, struct cache_block *b)
 {
 	bool last;

@@ -8,6 +8,13 @@
  * resolves the last block: the FUSE worker itself when everything was
  * cached, otherwise the I/O thread in the GET's completion.  No FUSE
  * worker ever waits for the network here.
+ *
+ * Behind a sequential reader of a large file (FS_RETIRE_MIN), read-ahead
+ * runs it has read to the end leave the data cache once it is
+ * FS_RETIRE_LAG past them (the kernel's own read-ahead reads a little out
+ * of order): the kernel's page cache keeps what was read, and the memory
+ * goes to what is ahead, where reused memory is much cheaper to fill than
+ * fresh (see cache/arena.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +24,10 @@
 #include "fs_i.h"
 #include "http.h"
 
+#define FS_RETIRE_MIN ((uint64_t)256 << 20)
+#define FS_RETIRE_LAG ((uint64_t)16 << 20)
+#define FS_BEHIND_MAX 16
+
 struct open_file {
 	fs_ino_t ino;
 	char *key;
@@ -24,6 +35,11 @@ struct open_file {
 	uint64_t size;		 /* as of the open: reads past it are at EOF */
 	char *text;		 /* the stats file: its text as of the open */
 	_Atomic uint64_t served; /* bytes handed to the kernel */
+	/* Read-ahead runs read to the end, oldest first, one reference
+	 * each (files of FS_RETIRE_MIN and more). */
+	pthread_mutex_t behind_mu;
+	struct cache_block *behind[FS_BEHIND_MAX]; /* guarded by: behind_mu */
+	unsigned nbehind;			   /* guarded by: behind_mu */
 };
 
 struct read_req;
@@ -36,7 +52,8 @@ struct read_slot {
 
 struct read_req {
 	struct fs *fs;
-	atomic_int refs; /* the setup's, plus one per block waited for */
+	struct open_file *h; /* valid until the reply is sent */
+	atomic_int refs;     /* the setup's, plus one per block waited for */
 	atomic_int err;
 	fs_read_cb cb;
 	void *ud;
@@ -118,8 +135,10 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 		h = calloc(1, sizeof(*h));
 	pthread_mutex_lock(&fs->mu);
 	/* A rename may change in->key: read it under mu (names.c). */
-	if (h)
+	if (h) {
 		h->key = str_dup(in->key);
+		pthread_mutex_init(&h->behind_mu, NULL);
+	}
 	if (!err && (!h || !h->key))
 		err = -ENOMEM;
 	if (err) {
@@ -137,8 +156,10 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 	}
 	pthread_mutex_unlock(&fs->mu);
 	if (err) {
-		if (h)
+		if (h) {
 			free(h->key);
+			pthread_mutex_destroy(&h->behind_mu);
+		}
 		free(h);
 		return err;
 	}
@@ -173,6 +194,10 @@ void fs_release(struct fs *fs, uint64_t fh)
 	}
 	fs->st.open_files--;
 	pthread_mutex_unlock(&fs->mu);
+	/* What is still queued stays cached: the reader stopped short. */
+	for (unsigned i = 0; i < h->nbehind; i++)
+		cache_block_unref(fs->data, h->behind[i]);
+	pthread_mutex_destroy(&h->behind_mu);
 	free(h->key);
 	free(h);
 }
@@ -209,6 +234,53 @@ static int gather(struct read_req *rq)
 	return k;
 }
 
+static uint64_t run_end(const struct cache_block *b, uint32_t bs)
+{
+	return cache_block_first(b) * bs + cache_block_len(b);
+}
+
+static void retire_oldest(struct fs *fs, struct open_file *h)
+{
+	struct cache_block *b = h->behind[0];
+
+	memmove(&h->behind[0], &h->behind[1],
+		--h->nbehind * sizeof(h->behind[0]));
+	cache_data_retire(fs->data, b);
+	cache_block_unref(fs->data, b);
+}
+
+/* Before the reply (h may go right after it): queue the read-ahead runs
+ * this read finished, retire those the reader is well past. */
+static void retire_behind(struct read_req *rq)
+{
+	struct open_file *h = rq->h;
+	uint64_t end = rq->off + rq->len;
+
+	if (h->size < FS_RETIRE_MIN)
+		return;
+	pthread_mutex_lock(&h->behind_mu);
+	for (unsigned i = 0; i < rq->n; i++) {
+		struct cache_block *b = rq->slots[i].blk;
+		bool queued = false;
+
+		if (!b || cache_block_class(b) != CACHE_CLASS_READAHEAD ||
+		    end < run_end(b, rq->bs))
+			continue;
+		for (unsigned j = 0; j < h->nbehind && !queued; j++)
+			queued = h->behind[j] == b;
+		if (queued)
+			continue;
+		if (h->nbehind == FS_BEHIND_MAX)
+			retire_oldest(rq->fs, h);
+		cache_block_ref(rq->fs->data, b);
+		h->behind[h->nbehind++] = b;
+	}
+	while (h->nbehind &&
+	       end >= run_end(h->behind[0], rq->bs) + FS_RETIRE_LAG)
+		retire_oldest(rq->fs, h);
+	pthread_mutex_unlock(&h->behind_mu);
+}
+
 static void read_req_put(struct read_req *rq)
 {
 	struct fs *fs = rq->fs;
@@ -217,6 +289,8 @@ static void read_req_put(struct read_req *rq)
 	if (atomic_fetch_sub(&rq->refs, 1) != 1)
 		return;
 	err = atomic_load(&rq->err);
+	if (!err)
+		retire_behind(rq);
 	if (err)
 		rq->cb(rq->ud, err, NULL, 0);
 	else
@@ -447,6 +521,7 @@ int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 	if (!rq)
 		return -ENOMEM;
 	rq->fs = fs;
+	rq->h = h;
 	atomic_init(&rq->refs, 1);
 	atomic_init(&rq->err, 0);
 	rq->cb = cb;

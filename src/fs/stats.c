@@ -258,6 +258,7 @@ static void text_cache(struct fs *fs, struct buf *b)
 	LINE(b, "memory.charged", c.charged_bytes);
 	LINE(b, "memory.kept", c.kept_bytes);
 	LINE(b, "memory.given_back", c.given_back_bytes);
+	LINE(b, "cache.retired_bytes", c.retired_bytes);
 	LINE(b, "cache.blocks", c.blocks);
 	LINE(b, "cache.hits", c.hits);
 	LINE(b, "cache.waits", c.waits);
