@@ -923,12 +923,12 @@ static void stream_classify(struct prefetch *pf, struct pf_stream *s,
 			 : off + behind >= s->pos && off <= s->pos + slack;
 
 	if (seq) {
-		/* A stream read in order for a while is not a random reader
-		 * that strayed: the kernel's own read-ahead now and then
-		 * reaches us far out of order, and those must not add up
-		 * to a whole-file fill of what was read and let go. */
-		if (++s->seq >= 8)
-			s->random = 0;
+		/* Random reads count only in a row: the kernel's own
+		 * read-ahead now and then reaches a sequential reader's
+		 * stream far out of order, and those must not add up to a
+		 * whole-file fill of what was read and let go. */
+		s->seq++;
+		s->random = 0;
 		if (!s->window && (off == 0 || s->seq >= 2)) {
 			s->window = pf->cfg.readahead_bytes;
 			s->grow_pos = end;
