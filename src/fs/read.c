@@ -35,6 +35,7 @@ struct open_file {
 	uint64_t size;		 /* as of the open: reads past it are at EOF */
 	char *text;		 /* the stats file: its text as of the open */
 	_Atomic uint64_t served; /* bytes handed to the kernel */
+	bool was_full;		 /* the kernel held it whole at the open */
 	/* Read-ahead runs read to the end, oldest first, one reference
 	 * each (files of FS_RETIRE_MIN and more). */
 	pthread_mutex_t behind_mu;
@@ -150,6 +151,7 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 		str_lcpy(h->etag, in->etag, sizeof(h->etag));
 		*keep_cache =
 			in->opened && strcmp(in->open_etag, in->etag) == 0;
+		h->was_full = strcmp(in->full_etag, in->etag) == 0;
 		in->opened = true;
 		str_lcpy(in->open_etag, in->etag, sizeof(in->open_etag));
 		fs->st.open_files++;
@@ -510,7 +512,7 @@ int fs_read(struct fs *fs, uint64_t fh, uint64_t off, size_t size,
 		return 0;
 	}
 	end = h->size - off < size ? h->size : off + size;
-	if (off == 0)
+	if (off == 0 && h->was_full)
 		kernel_dropped(fs, h);
 	atomic_fetch_add(&h->served, end - off);
 	first = off / fs->block_bytes;
