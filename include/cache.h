@@ -34,6 +34,42 @@
 #define CACHE_CONTAINER_OF(ptr, type, member) \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
+/* ---- intrusive list ------------------------------------------------------
+ * A circular doubly linked list: the head is a link of its own, an empty
+ * list (and a link on no list) points at itself.  LRU lists keep the
+ * newest at head->next. */
+struct cache_link {
+	struct cache_link *prev, *next;
+};
+
+static inline void cache_link_init(struct cache_link *l)
+{
+	l->prev = l->next = l;
+}
+
+static inline bool cache_link_empty(const struct cache_link *head)
+{
+	return head->next == head;
+}
+
+/* Off its list (a no-op for a link on none). */
+static inline void cache_link_remove(struct cache_link *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	l->prev = l->next = l;
+}
+
+/* l, on no list, becomes head's first. */
+static inline void cache_link_front(struct cache_link *head,
+				    struct cache_link *l)
+{
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
 /* ---- freshness ------------------------------------------------------- */
 
 /* True when something fetched at fetched_ms is still within ttl_ms. */

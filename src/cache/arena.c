@@ -49,7 +49,7 @@
 #define ARENA_BIG_KEEP 32 /* kept big mappings, at most */
 
 struct region {
-	struct region *prev, *next; /* on its class's list, or the empty one */
+	struct cache_link link; /* on its class's list, or the empty one */
 	char *base;
 	unsigned cls;
 	unsigned nslots, nfree;
@@ -64,14 +64,14 @@ struct big_map {
 
 struct arena_class {
 	size_t size;
-	struct region list; /* regions with a free slot; next = first */
+	struct cache_link list; /* regions with a free slot */
 };
 
 struct mem_arena {
 	pthread_mutex_t mu;
 	struct arena_class cls[ARENA_CLASSES];
 	unsigned ncls;
-	struct region empty; /* regions with every slot free */
+	struct cache_link empty; /* regions with every slot free */
 	uint64_t empty_bytes;
 	uint64_t partial_free_bytes; /* resident free slots of used regions */
 	struct big_map big[ARENA_BIG_KEEP];
@@ -81,30 +81,7 @@ struct mem_arena {
 	struct mem_arena_stats st;
 };
 
-static void ring_init(struct region *r)
-{
-	r->prev = r->next = r;
-}
-
-static void ring_del(struct region *r)
-{
-	r->prev->next = r->next;
-	r->next->prev = r->prev;
-	ring_init(r);
-}
-
-static void ring_add(struct region *head, struct region *r)
-{
-	r->next = head->next;
-	r->prev = head;
-	head->next->prev = r;
-	head->next = r;
-}
-
-static bool ring_empty(const struct region *head)
-{
-	return head->next == head;
-}
+#define REGION_OF(l) CACHE_CONTAINER_OF(l, struct region, link)
 
 static size_t round_up(size_t n, size_t to)
 {
@@ -142,12 +119,12 @@ int mem_arena_new(struct mem_arena **out)
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_init(&a->mu, NULL);
-	ring_init(&a->empty);
+	cache_link_init(&a->empty);
 	while (s <= ARENA_SLAB_MAX && a->ncls < ARENA_CLASSES) {
 		size_t step = s / 8 / ARENA_PAGE * ARENA_PAGE;
 
 		a->cls[a->ncls].size = s;
-		ring_init(&a->cls[a->ncls].list);
+		cache_link_init(&a->cls[a->ncls].list);
 		a->ncls++;
 		s += step > ARENA_PAGE ? step : ARENA_PAGE;
 	}
@@ -197,9 +174,9 @@ static struct region *region_get(struct mem_arena *a, unsigned ci)
 	struct region *r;
 	size_t size = a->cls[ci].size;
 
-	if (!ring_empty(&a->empty)) {
-		r = a->empty.next;
-		ring_del(r);
+	if (!cache_link_empty(&a->empty)) {
+		r = REGION_OF(a->empty.next);
+		cache_link_remove(&r->link);
 		a->empty_bytes -= ARENA_REGION;
 	} else {
 		r = calloc(1, sizeof(*r));
@@ -210,7 +187,7 @@ static struct region *region_get(struct mem_arena *a, unsigned ci)
 			free(r);
 			return NULL;
 		}
-		ring_init(r);
+		cache_link_init(&r->link);
 		a->st.regions++;
 	}
 	r->cls = ci;
@@ -218,7 +195,7 @@ static struct region *region_get(struct mem_arena *a, unsigned ci)
 	r->nfree = r->nslots;
 	r->free_map =
 		r->nslots == 64 ? UINT64_MAX : ((uint64_t)1 << r->nslots) - 1;
-	ring_add(&a->cls[ci].list, r);
+	cache_link_front(&a->cls[ci].list, &r->link);
 	return r;
 }
 
@@ -252,8 +229,9 @@ void *mem_arena_alloc(struct mem_arena *a, size_t len,
 	}
 	for (ci = 0; ci + 1 < a->ncls && a->cls[ci].size < len; ci++)
 		;
-	r = ring_empty(&a->cls[ci].list) ? region_get(a, ci)
-					 : a->cls[ci].list.next;
+	r = cache_link_empty(&a->cls[ci].list)
+		    ? region_get(a, ci)
+		    : REGION_OF(a->cls[ci].list.next);
 	if (!r)
 		goto out;
 	i = (unsigned)__builtin_ctzll(r->free_map);
@@ -266,7 +244,7 @@ void *mem_arena_alloc(struct mem_arena *a, size_t len,
 		a->partial_free_bytes -= a->cls[ci].size;
 	r->given_map &= ~((uint64_t)1 << i);
 	if (--r->nfree == 0)
-		ring_del(r);
+		cache_link_remove(&r->link);
 	slot->region = r;
 	slot->size = a->cls[ci].size;
 	p = r->base + (size_t)i * a->cls[ci].size;
@@ -289,10 +267,10 @@ static void region_emptied(struct mem_arena *a, struct region *r)
 	/* Its other free slots no longer count as a used region's (the one
 	 * just freed never did). */
 	a->partial_free_bytes -= (uint64_t)(r->nslots - 1 - given) * size;
-	ring_del(r);
+	cache_link_remove(&r->link);
 	if (may_keep(a, ARENA_REGION)) {
 		r->given_map = 0; /* a given-back page faults in as zero */
-		ring_add(&a->empty, r);
+		cache_link_front(&a->empty, &r->link);
 		a->empty_bytes += ARENA_REGION;
 		return;
 	}
@@ -323,7 +301,7 @@ void mem_arena_free(struct mem_arena *a, void *p,
 	}
 	i = (unsigned)(((char *)p - r->base) / size);
 	if (r->nfree == 0)
-		ring_add(&a->cls[r->cls].list, r);
+		cache_link_front(&a->cls[r->cls].list, &r->link);
 	r->free_map |= (uint64_t)1 << i;
 	if (++r->nfree == r->nslots) {
 		region_emptied(a, r);
@@ -354,16 +332,16 @@ void mem_arena_destroy(struct mem_arena *a)
 	if (!a)
 		return;
 	for (unsigned ci = 0; ci < a->ncls; ci++)
-		while (!ring_empty(&a->cls[ci].list)) {
-			struct region *r = a->cls[ci].list.next;
+		while (!cache_link_empty(&a->cls[ci].list)) {
+			struct region *r = REGION_OF(a->cls[ci].list.next);
 
-			ring_del(r);
+			cache_link_remove(&r->link);
 			region_unmap(r);
 		}
-	while (!ring_empty(&a->empty)) {
-		struct region *r = a->empty.next;
+	while (!cache_link_empty(&a->empty)) {
+		struct region *r = REGION_OF(a->empty.next);
 
-		ring_del(r);
+		cache_link_remove(&r->link);
 		region_unmap(r);
 	}
 	for (unsigned i = 0; i < a->nbig; i++)

@@ -76,10 +76,6 @@ enum blk_state { BLK_PENDING, BLK_READY };
 /* The ready lists, in the order demand evicts them. */
 enum blk_list { L_USED = 0, L_PF, L_RA, L_COUNT, L_NONE = L_COUNT };
 
-struct blk_link {
-	struct blk_link *prev, *next;
-};
-
 struct cache_block;
 
 /* One table entry per index a block covers. */
@@ -90,8 +86,8 @@ struct blk_node {
 };
 
 struct cache_block {
-	struct blk_link lru; /* on list `list` while ready in the table */
-	char *key;	     /* "key\0etag\0", one allocation */
+	struct cache_link lru; /* on list `list` while ready in the table */
+	char *key;	       /* "key\0etag\0", one allocation */
 	const char *etag;
 	uint64_t first;		      /* first index covered */
 	uint64_t n;		      /* indexes covered */
@@ -118,38 +114,18 @@ struct cache_data {
 	uint64_t pf_limit;
 	struct cache_disk *disk;
 	struct mem_arena *arena;
-	uint64_t bytes;			/* guarded by: mu */
-	struct cache_map map;		/* guarded by: mu */
-	struct blk_link lists[L_COUNT]; /* guarded by: mu; next = newest */
-	uint64_t list_bytes[L_COUNT];	/* guarded by: mu */
-	size_t nblocks;			/* guarded by: mu */
-	struct cache_data_stats st;	/* guarded by: mu */
+	uint64_t bytes;			  /* guarded by: mu */
+	struct cache_map map;		  /* guarded by: mu */
+	struct cache_link lists[L_COUNT]; /* guarded by: mu; next = newest */
+	uint64_t list_bytes[L_COUNT];	  /* guarded by: mu */
+	size_t nblocks;			  /* guarded by: mu */
+	struct cache_data_stats st;	  /* guarded by: mu */
 };
 
 struct blk_name {
 	const char *key, *etag;
 	uint64_t index;
 };
-
-static void link_init(struct blk_link *l)
-{
-	l->prev = l->next = l;
-}
-
-static void link_remove(struct blk_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void link_front(struct blk_link *head, struct blk_link *l)
-{
-	l->next = head->next;
-	l->prev = head;
-	head->next->prev = l;
-	head->next = l;
-}
 
 static uint64_t name_hash(const struct blk_name *n)
 {
@@ -202,7 +178,7 @@ int cache_data_new(uint64_t budget_bytes, struct cache_data **out)
 	mem_arena_set_budget(c->arena, c->budget);
 	c->pf_limit = c->budget / 100 * DATA_PF_SHARE_PCT;
 	for (int i = 0; i < L_COUNT; i++)
-		link_init(&c->lists[i]);
+		cache_link_init(&c->lists[i]);
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
 	return 0;
@@ -264,7 +240,7 @@ static enum blk_list list_for(const struct cache_block *b)
 static void list_put(struct cache_data *c, struct cache_block *b)
 {
 	b->list = list_for(b);
-	link_front(&c->lists[b->list], &b->lru);
+	cache_link_front(&c->lists[b->list], &b->lru);
 	c->list_bytes[b->list] += b->charge;
 }
 
@@ -272,7 +248,7 @@ static void list_take(struct cache_data *c, struct cache_block *b)
 {
 	if (b->list == L_NONE)
 		return;
-	link_remove(&b->lru);
+	cache_link_remove(&b->lru);
 	c->list_bytes[b->list] -= b->charge;
 	b->list = L_NONE;
 }
@@ -407,7 +383,7 @@ static struct cache_block *blk_new(struct cache_data *c,
 	b->charge = b->slot.size ? b->slot.size : len;
 	b->state = BLK_PENDING;
 	b->list = L_NONE;
-	link_init(&b->lru);
+	cache_link_init(&b->lru);
 	return b;
 
 fail_nodes:

@@ -48,13 +48,9 @@
 #define DISK_QUEUE_BYTES ((size_t)32 << 20)
 #define DISK_PATH_MAX	 4096
 
-struct disk_link {
-	struct disk_link *prev, *next;
-};
-
 struct disk_ent {
 	struct cache_map_node node;
-	struct disk_link lru;
+	struct cache_link lru;
 	uint64_t hash;
 	uint64_t size; /* file bytes, header included */
 };
@@ -75,7 +71,7 @@ struct cache_disk {
 	pthread_cond_t cv;	      /* a job queued, or stop */
 	pthread_cond_t idle_cv;	      /* the queue drained */
 	struct cache_map index;	      /* guarded by: mu */
-	struct disk_link lru;	      /* guarded by: mu; next = newest */
+	struct cache_link lru;	      /* guarded by: mu; next = newest */
 	struct disk_job *head, *tail; /* guarded by: mu */
 	size_t queued_bytes;	      /* guarded by: mu */
 	bool writing;		      /* guarded by: mu */
@@ -83,26 +79,6 @@ struct cache_disk {
 	pthread_t writer;
 	struct cache_disk_stats st; /* guarded by: mu */
 };
-
-static void dl_init(struct disk_link *l)
-{
-	l->prev = l->next = l;
-}
-
-static void dl_remove(struct disk_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void dl_front(struct disk_link *head, struct disk_link *l)
-{
-	l->next = head->next;
-	l->prev = head;
-	head->next->prev = l;
-	head->next = l;
-}
 
 static uint64_t block_hash(const char *key, const char *etag, uint64_t index)
 {
@@ -140,7 +116,7 @@ static void ent_remove(struct cache_disk *d, struct disk_ent *e, bool evicted)
 	block_path(d, e->hash, ".blk", path, sizeof(path));
 	unlink(path);
 	cache_map_remove(&d->index, &e->node);
-	dl_remove(&e->lru);
+	cache_link_remove(&e->lru);
 	d->st.bytes -= e->size;
 	d->st.files--;
 	if (evicted) {
@@ -175,7 +151,7 @@ static int ent_add(struct cache_disk *d, uint64_t hash, uint64_t size)
 	e->hash = hash;
 	e->size = size;
 	cache_map_insert(&d->index, &e->node, hash);
-	dl_front(&d->lru, &e->lru);
+	cache_link_front(&d->lru, &e->lru);
 	d->st.bytes += size;
 	d->st.files++;
 	return 0;
@@ -445,7 +421,7 @@ int cache_disk_new(const char *dir, uint64_t limit_bytes,
 	if (err)
 		goto fail_dir;
 	d->limit = d->st.limit = limit_bytes;
-	dl_init(&d->lru);
+	cache_link_init(&d->lru);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	pthread_cond_init(&d->idle_cv, NULL);
@@ -464,7 +440,7 @@ fail_index:
 		struct disk_ent *e =
 			CACHE_CONTAINER_OF(d->lru.next, struct disk_ent, lru);
 
-		dl_remove(&e->lru);
+		cache_link_remove(&e->lru);
 		free(e);
 	}
 	cache_map_fini(&d->index);
@@ -492,7 +468,7 @@ void cache_disk_free(struct cache_disk *d)
 		struct disk_ent *e =
 			CACHE_CONTAINER_OF(d->lru.next, struct disk_ent, lru);
 
-		dl_remove(&e->lru);
+		cache_link_remove(&e->lru);
 		free(e);
 	}
 	cache_map_fini(&d->index);
@@ -568,8 +544,8 @@ int cache_disk_get(struct cache_disk *d, const char *key, const char *etag,
 	pthread_mutex_lock(&d->mu);
 	e = ent_find(d, h);
 	if (e) {
-		dl_remove(&e->lru);
-		dl_front(&d->lru, &e->lru);
+		cache_link_remove(&e->lru);
+		cache_link_front(&d->lru, &e->lru);
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (!e)

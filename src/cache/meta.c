@@ -16,41 +16,16 @@
 #include "base.h"
 #include "cache.h"
 
-struct dlink {
-	struct dlink *prev, *next;
-};
-
-static void dl_init(struct dlink *h)
-{
-	h->prev = h->next = h;
-}
-
-static void dl_unlink(struct dlink *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	n->prev = n->next = n;
-}
-
-/* Insert n right after h (the most recent end). */
-static void dl_push_front(struct dlink *h, struct dlink *n)
-{
-	n->next = h->next;
-	n->prev = h;
-	h->next->prev = n;
-	h->next = n;
-}
-
 struct listing_slot {
 	struct cache_map_node node;
-	struct dlink lru;
+	struct cache_link lru;
 	char *dir;
 	struct cache_listing *l;
 };
 
 struct neg_slot {
 	struct cache_map_node node;
-	struct dlink age;
+	struct cache_link age;
 	char *key;
 	uint64_t at_ms;
 };
@@ -58,11 +33,11 @@ struct neg_slot {
 struct cache_meta {
 	pthread_mutex_t mu;
 	struct cache_meta_config cfg;
-	struct cache_map listings; /* guarded by: mu */
-	struct dlink listing_lru;  /* guarded by: mu; front = most recent */
-	size_t listing_entries;	   /* guarded by: mu */
-	struct cache_map negs;	   /* guarded by: mu */
-	struct dlink neg_age;	   /* guarded by: mu; front = newest */
+	struct cache_map listings;     /* guarded by: mu */
+	struct cache_link listing_lru; /* guarded by: mu; front = most recent */
+	size_t listing_entries;	       /* guarded by: mu */
+	struct cache_map negs;	       /* guarded by: mu */
+	struct cache_link neg_age;     /* guarded by: mu; front = newest */
 };
 
 static bool listing_eq(const struct cache_map_node *n, const void *key)
@@ -99,8 +74,8 @@ int cache_meta_new(const struct cache_meta_config *cfg, struct cache_meta **out)
 		goto fail_free;
 	if (cache_map_init(&c->negs, 256) < 0)
 		goto fail_listings;
-	dl_init(&c->listing_lru);
-	dl_init(&c->neg_age);
+	cache_link_init(&c->listing_lru);
+	cache_link_init(&c->neg_age);
 	pthread_mutex_init(&c->mu, NULL);
 	*out = c;
 	return 0;
@@ -116,7 +91,7 @@ fail:
 static void listing_slot_free(struct cache_meta *c, struct listing_slot *s)
 {
 	cache_map_remove(&c->listings, &s->node);
-	dl_unlink(&s->lru);
+	cache_link_remove(&s->lru);
 	c->listing_entries -= s->l->n;
 	cache_listing_unref(s->l);
 	free(s->dir);
@@ -126,7 +101,7 @@ static void listing_slot_free(struct cache_meta *c, struct listing_slot *s)
 static void neg_slot_free(struct cache_meta *c, struct neg_slot *s)
 {
 	cache_map_remove(&c->negs, &s->node);
-	dl_unlink(&s->age);
+	cache_link_remove(&s->age);
 	free(s->key);
 	free(s);
 }
@@ -168,8 +143,8 @@ struct cache_listing *cache_meta_listing_get(struct cache_meta *c,
 	if (s && cache_is_fresh(s->l->fetched_ms, now_ms, ttl_ms)) {
 		l = s->l;
 		cache_listing_ref(l);
-		dl_unlink(&s->lru);
-		dl_push_front(&c->listing_lru, &s->lru);
+		cache_link_remove(&s->lru);
+		cache_link_front(&c->listing_lru, &s->lru);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return l;
@@ -204,13 +179,13 @@ int cache_meta_listing_put(struct cache_meta *c, const char *dir,
 		goto fail_slot;
 	cache_listing_ref(l);
 	s->l = l;
-	dl_init(&s->lru);
+	cache_link_init(&s->lru);
 	pthread_mutex_lock(&c->mu);
 	old = listing_find(c, dir);
 	if (old)
 		listing_slot_free(c, old);
 	cache_map_insert(&c->listings, &s->node, cache_hash_str(dir));
-	dl_push_front(&c->listing_lru, &s->lru);
+	cache_link_front(&c->listing_lru, &s->lru);
 	c->listing_entries += l->n;
 	listings_trim(c, s);
 	pthread_mutex_unlock(&c->mu);
@@ -269,13 +244,13 @@ int cache_meta_neg_add(struct cache_meta *c, const char *key, uint64_t now_ms)
 	if (!s->key)
 		goto fail_slot;
 	s->at_ms = now_ms;
-	dl_init(&s->age);
+	cache_link_init(&s->age);
 	pthread_mutex_lock(&c->mu);
 	old = neg_find(c, key);
 	if (old)
 		neg_slot_free(c, old);
 	cache_map_insert(&c->negs, &s->node, cache_hash_str(key));
-	dl_push_front(&c->neg_age, &s->age);
+	cache_link_front(&c->neg_age, &s->age);
 	while (c->negs.n > c->cfg.max_negative)
 		neg_slot_free(c, CACHE_CONTAINER_OF(c->neg_age.prev,
 						    struct neg_slot, age));

@@ -101,13 +101,9 @@
 #define IT_CHARGED 0x40 /* started, not read: counts against the window */
 #define IT_READ	   0x80
 
-struct pf_link {
-	struct pf_link *prev, *next;
-};
-
 struct pf_dir {
 	struct cache_map_node node;
-	struct pf_link lru;
+	struct cache_link lru;
 	char *dir;
 	struct cache_listing *l;
 	uint8_t *it;	       /* l->n entries */
@@ -124,7 +120,7 @@ struct pf_dir {
 
 struct pf_stream {
 	struct cache_map_node node;
-	struct pf_link lru;
+	struct cache_link lru;
 	uint64_t id;
 	char *key, *etag; /* one allocation */
 	uint64_t size;
@@ -146,16 +142,16 @@ struct prefetch {
 	uint64_t fill_max;
 	uint64_t tag;
 	pthread_mutex_t mu;
-	pthread_cond_t idle_cv;	   /* active dropped to 0 */
-	struct cache_map dirs;	   /* guarded by: mu */
-	struct pf_link dir_lru;	   /* guarded by: mu; next = newest */
-	struct cache_map streams;  /* guarded by: mu */
-	struct pf_link stream_lru; /* guarded by: mu; next = newest */
-	unsigned inflight;	   /* guarded by: mu */
-	unsigned active;	   /* guarded by: mu; callbacks to run */
-	unsigned streak;	   /* guarded by: mu */
-	bool stopped;		   /* guarded by: mu */
-	struct prefetch_stats st;  /* guarded by: mu */
+	pthread_cond_t idle_cv;	      /* active dropped to 0 */
+	struct cache_map dirs;	      /* guarded by: mu */
+	struct cache_link dir_lru;    /* guarded by: mu; next = newest */
+	struct cache_map streams;     /* guarded by: mu */
+	struct cache_link stream_lru; /* guarded by: mu; next = newest */
+	unsigned inflight;	      /* guarded by: mu */
+	unsigned active;	      /* guarded by: mu; callbacks to run */
+	unsigned streak;	      /* guarded by: mu */
+	bool stopped;		      /* guarded by: mu */
+	struct prefetch_stats st;     /* guarded by: mu */
 };
 
 /* What the pump picked, to run with no lock held. */
@@ -197,25 +193,11 @@ void prefetch_config_defaults(struct prefetch_config *cfg)
 
 /* ---- lists and tables --------------------------------------------------- */
 
-static void pl_init(struct pf_link *l)
+/* l, on head or on no list, becomes head's first. */
+static void pl_front(struct cache_link *head, struct cache_link *l)
 {
-	l->prev = l->next = l;
-}
-
-static void pl_remove(struct pf_link *l)
-{
-	l->prev->next = l->next;
-	l->next->prev = l->prev;
-	l->prev = l->next = l;
-}
-
-static void pl_front(struct pf_link *head, struct pf_link *l)
-{
-	pl_remove(l);
-	l->next = head->next;
-	l->prev = head;
-	head->next->prev = l;
-	head->next = l;
+	cache_link_remove(l);
+	cache_link_front(head, l);
 }
 
 struct dir_name {
@@ -259,7 +241,7 @@ static void dir_unref(struct pf_dir *d)
 static void dir_unfollow(struct prefetch *pf, struct pf_dir *d)
 {
 	cache_map_remove(&pf->dirs, &d->node);
-	pl_remove(&d->lru);
+	cache_link_remove(&d->lru);
 	d->followed = false;
 	dir_unref(d);
 }
@@ -290,7 +272,7 @@ static void stream_unref(struct pf_stream *s)
 static void stream_unfollow(struct prefetch *pf, struct pf_stream *s)
 {
 	cache_map_remove(&pf->streams, &s->node);
-	pl_remove(&s->lru);
+	cache_link_remove(&s->lru);
 	s->followed = false;
 	stream_unref(s);
 }
@@ -333,8 +315,8 @@ int prefetch_new(const struct prefetch_config *cfg,
 	pf->tag = (uint64_t)(uintptr_t)pf;
 	if (cache_map_init(&pf->dirs, 64) || cache_map_init(&pf->streams, 64))
 		goto fail_maps;
-	pl_init(&pf->dir_lru);
-	pl_init(&pf->stream_lru);
+	cache_link_init(&pf->dir_lru);
+	cache_link_init(&pf->stream_lru);
 	pthread_mutex_init(&pf->mu, NULL);
 	pthread_cond_init(&pf->idle_cv, NULL);
 	*out = pf;
@@ -560,7 +542,7 @@ static bool stream_wants(const struct prefetch *pf, const struct pf_stream *s)
 
 static bool pick_stream(struct prefetch *pf, struct pick *p)
 {
-	for (struct pf_link *l = pf->stream_lru.next; l != &pf->stream_lru;
+	for (struct cache_link *l = pf->stream_lru.next; l != &pf->stream_lru;
 	     l = l->next) {
 		struct pf_stream *s =
 			CACHE_CONTAINER_OF(l, struct pf_stream, lru);
@@ -587,7 +569,7 @@ static bool dir_may_start(const struct pf_dir *d)
 
 static bool pick_dir(struct prefetch *pf, struct pick *p)
 {
-	for (struct pf_link *l = pf->dir_lru.next; l != &pf->dir_lru;
+	for (struct cache_link *l = pf->dir_lru.next; l != &pf->dir_lru;
 	     l = l->next) {
 		struct pf_dir *d = CACHE_CONTAINER_OF(l, struct pf_dir, lru);
 
@@ -744,7 +726,7 @@ static struct pf_dir *dir_new(struct prefetch *pf, const char *dir,
 	d->l = l;
 	d->refs = 1;
 	d->followed = true;
-	pl_init(&d->lru);
+	cache_link_init(&d->lru);
 	return d;
 }
 
@@ -892,7 +874,7 @@ static struct pf_stream *stream_new(struct prefetch *pf, uint64_t id,
 	s->size = size;
 	s->refs = 1;
 	s->followed = true;
-	pl_init(&s->lru);
+	cache_link_init(&s->lru);
 	cache_map_insert(&pf->streams, &s->node,
 			 cache_hash_bytes(&id, sizeof(id), 1));
 	pl_front(&pf->stream_lru, &s->lru);
