@@ -39,18 +39,21 @@
  * near where the last read ended (within one range, or behind it by less
  * than the window: FUSE delivers the kernel's own read-ahead out of
  * order, measured up to 16 MiB behind), is sequential.  The first window
- * is readahead_bytes (4 MiB) and it doubles each time the reader has
- * consumed another block (1 MiB), up to readahead_max_bytes (1 GiB) and a
- * quarter of the budget.  Ranges are an eighth of the window, between a
- * block and readahead_bytes: the first window is four 1 MiB GETs in
- * parallel, whose bytes are back after one small transfer, and by the
- * time the reader has taken 8 MiB the window is hundreds of MiB in 4 MiB
- * ranges, large enough that a 20 ms first byte is small next to each
- * transfer.  4 MiB rather than the anchors' 8 MiB: at 100 Mbit/s a
- * connection an 8 MiB range takes 0.7 s, and a `cat` of 1 GiB measured
- * 480-540 MB/s with 8 MiB ranges against 540-600 MB/s with 4 MiB ones.
- * Near the end of the file what is left is split over every connection
- * (down to a block), so the last ranges finish together.  Fast doubling
+ * is readahead_bytes (2 MiB) and it doubles each time the reader has
+ * consumed another block (1 MiB), up to readahead_max_bytes (256 MiB) and
+ * a quarter of the budget.  Ranges are an eighth of the window, between a
+ * block and readahead_bytes (2 MiB): the first window is two 1 MiB GETs
+ * in parallel, whose bytes are back after one small transfer, and by the
+ * time the reader has taken 8 MiB the window is over a hundred MiB in 2 MiB
+ * ranges.  The cap is what the connections can carry: at 100 Mbit/s a
+ * connection a 2 MiB range takes 0.19 s with a 20 ms first byte, so 88 in
+ * flight (176 MiB) move some 900 MB/s, and a window much larger than that
+ * only piles up data ahead of a reader slower than the network.  That
+ * memory is not free: on the benchmark's VM, memory the host took back
+ * costs its zeroing again (half the daemon's CPU in a 1 GiB `cat`, by
+ * perf), and a 1 GiB window with 4 MiB ranges peaked at 450-620 MiB RSS
+ * where this one peaks under 320 MiB at the same speed and some 30 % less
+ * CPU (the random fill of W5 too: 1.8 s against 2.3 s).  Fast doubling
  * is what lets a single
  * `cat` use many connections early: at 100 Mbit/s a connection, 500 MB/s
  * needs some 40 ranges in flight, and a slow ramp would spend seconds
@@ -183,8 +186,8 @@ void prefetch_config_defaults(struct prefetch_config *cfg)
 	cfg->window_bytes = (uint64_t)64 << 20;
 	cfg->max_dirs = 64;
 	cfg->readahead = true;
-	cfg->readahead_bytes = (uint64_t)4 << 20;
-	cfg->readahead_max_bytes = (uint64_t)1024 << 20;
+	cfg->readahead_bytes = (uint64_t)2 << 20;
+	cfg->readahead_max_bytes = (uint64_t)256 << 20;
 	cfg->max_streams = 256;
 	cfg->random_fill_after = 4;
 	cfg->random_fill_max_bytes = 0;
@@ -511,24 +514,14 @@ static int fetch_blocks(struct prefetch *pf, struct pick *p, const char *key,
 /* The size of the stream's next range: an eighth of its window, between
  * a block and readahead_bytes.  Small while the window is small, so the
  * first bytes come back after one small transfer rather than after a
- * whole 4 MiB one on a slow connection. */
+ * whole range on a slow connection. */
 static uint64_t stream_chunk(const struct prefetch *pf,
 			     const struct pf_stream *s)
 {
-	uint64_t c = s->window / 8, spread = 0;
+	uint64_t c = s->window / 8;
 
 	if (s->filling || c > pf->cfg.readahead_bytes)
 		c = pf->cfg.readahead_bytes;
-	/* Near the end, what is left is spread over every connection we
-	 * may use, so the last ranges finish together rather than one
-	 * full-sized range at a time after all the others; down to half a
-	 * range, so that the tail costs at most twice the GETs. */
-	if (s->ra_next < s->size && pf->cfg.max_inflight)
-		spread = (s->size - s->ra_next) / pf->cfg.max_inflight;
-	if (spread < pf->cfg.readahead_bytes / 2)
-		spread = pf->cfg.readahead_bytes / 2;
-	if (c > spread)
-		c = spread - spread % pf->env.block_bytes;
 	return c < pf->env.block_bytes ? pf->env.block_bytes : c;
 }
 
