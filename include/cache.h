@@ -70,6 +70,14 @@ static inline void cache_link_front(struct cache_link *head,
 	head->next = l;
 }
 
+/* l, on any list or none, becomes head's first (an LRU touch). */
+static inline void cache_link_move_front(struct cache_link *head,
+					 struct cache_link *l)
+{
+	cache_link_remove(l);
+	cache_link_front(head, l);
+}
+
 /* ---- freshness ------------------------------------------------------- */
 
 /* True when something fetched at fetched_ms is still within ttl_ms. */

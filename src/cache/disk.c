@@ -544,8 +544,7 @@ int cache_disk_get(struct cache_disk *d, const char *key, const char *etag,
 	pthread_mutex_lock(&d->mu);
 	e = ent_find(d, h);
 	if (e) {
-		cache_link_remove(&e->lru);
-		cache_link_front(&d->lru, &e->lru);
+		cache_link_move_front(&d->lru, &e->lru);
 	}
 	pthread_mutex_unlock(&d->mu);
 	if (!e)

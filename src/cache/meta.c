@@ -143,8 +143,7 @@ struct cache_listing *cache_meta_listing_get(struct cache_meta *c,
 	if (s && cache_is_fresh(s->l->fetched_ms, now_ms, ttl_ms)) {
 		l = s->l;
 		cache_listing_ref(l);
-		cache_link_remove(&s->lru);
-		cache_link_front(&c->listing_lru, &s->lru);
+		cache_link_move_front(&c->listing_lru, &s->lru);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return l;

@@ -196,13 +196,6 @@ void prefetch_config_defaults(struct prefetch_config *cfg)
 
 /* ---- lists and tables --------------------------------------------------- */
 
-/* l, on head or on no list, becomes head's first. */
-static void pl_front(struct cache_link *head, struct cache_link *l)
-{
-	cache_link_remove(l);
-	cache_link_front(head, l);
-}
-
 struct dir_name {
 	const char *s;
 	size_t n;
@@ -756,7 +749,7 @@ void prefetch_on_opendir(struct prefetch *pf, const char *dir,
 		goto out;
 	old = dir_find(pf, dir, strlen(dir));
 	if (old && old->l == listing) {
-		pl_front(&pf->dir_lru, &old->lru);
+		cache_link_move_front(&pf->dir_lru, &old->lru);
 		goto out;
 	}
 	d = dir_new(pf, dir, listing);
@@ -775,7 +768,7 @@ void prefetch_on_opendir(struct prefetch *pf, const char *dir,
 		first_window(pf, d, prev);
 	}
 	cache_map_insert(&pf->dirs, &d->node, cache_hash_str(dir));
-	pl_front(&pf->dir_lru, &d->lru);
+	cache_link_move_front(&pf->dir_lru, &d->lru);
 	pf->st.dirs_opened++;
 	while (pf->dirs.n > pf->cfg.max_dirs)
 		dir_unfollow(pf, CACHE_CONTAINER_OF(pf->dir_lru.prev,
@@ -839,7 +832,7 @@ static void note_dir_read(struct prefetch *pf, const char *key,
 		if (d->window_bytes < pf->cfg.window_bytes)
 			d->window_bytes = pf->cfg.window_bytes;
 	}
-	pl_front(&pf->dir_lru, &d->lru);
+	cache_link_move_front(&pf->dir_lru, &d->lru);
 }
 
 /* ---- streams
@@ -870,7 +863,7 @@ static struct pf_stream *stream_new(struct prefetch *pf, uint64_t id,
 	cache_link_init(&s->lru);
 	cache_map_insert(&pf->streams, &s->node,
 			 cache_hash_bytes(&id, sizeof(id), 1));
-	pl_front(&pf->stream_lru, &s->lru);
+	cache_link_move_front(&pf->stream_lru, &s->lru);
 	while (pf->streams.n > pf->cfg.max_streams)
 		stream_unfollow(pf, CACHE_CONTAINER_OF(pf->stream_lru.prev,
 						       struct pf_stream, lru));
@@ -936,7 +929,7 @@ static void stream_read(struct prefetch *pf, uint64_t id, const char *key,
 		s = stream_new(pf, id, key, etag, size);
 	if (!s)
 		return;
-	pl_front(&pf->stream_lru, &s->lru);
+	cache_link_move_front(&pf->stream_lru, &s->lru);
 	stream_classify(pf, s, off, end);
 	if (s->window && !s->filling) {
 		if (s->pos - s->grow_pos >= pf->env.block_bytes &&
