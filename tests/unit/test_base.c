@@ -136,16 +136,26 @@ static uint64_t crc_rand(void)
 
 #define CRC_BUF_LEN ((1u << 20) + 128)
 
+/* CRC_BUF_LEN random bytes, or NULL (a failed check). */
+static unsigned char *crc_buf_new(void)
+{
+	unsigned char *buf = malloc(CRC_BUF_LEN);
+
+	CHECK(buf != NULL);
+	for (size_t i = 0; buf && i < CRC_BUF_LEN; i++)
+		buf[i] = (unsigned char)crc_rand();
+	return buf;
+}
+
 /* The dispatched path (PCLMUL folding where the CPU has it) against the
  * slicing-by-8 one: every length to 300 at every offset mod 16, random
  * lengths to ~10000 at random offsets, a few around 1 MiB, and random
  * starting CRCs. */
 static void test_crc64_fast(void)
 {
-	unsigned char *buf = malloc(CRC_BUF_LEN);
+	unsigned char *buf = crc_buf_new();
 	size_t bad = 0;
 
-	CHECK(buf != NULL);
 	if (!buf)
 		return;
 	printf("# crc64 implementation: %s\n", crc64_impl_name());
@@ -154,8 +164,6 @@ static void test_crc64_fast(void)
 	    __builtin_cpu_supports("sse4.1"))
 		CHECK_STR(crc64_impl_name(), "pclmul");
 #endif
-	for (size_t i = 0; i < CRC_BUF_LEN; i++)
-		buf[i] = (unsigned char)crc_rand();
 	for (size_t off = 0; off < 16; off++)
 		for (size_t len = 0; len <= 300; len++)
 			bad += crc64_update(0, buf + off, len) !=
@@ -196,14 +204,11 @@ static void test_crc64_fast(void)
  * gives the CRC of the whole, and crc64_combine agrees. */
 static void test_crc64_chain(void)
 {
-	unsigned char *buf = malloc(CRC_BUF_LEN);
+	unsigned char *buf = crc_buf_new();
 	size_t bad = 0;
 
-	CHECK(buf != NULL);
 	if (!buf)
 		return;
-	for (size_t i = 0; i < CRC_BUF_LEN; i++)
-		buf[i] = (unsigned char)crc_rand();
 	for (int i = 0; i < 1000; i++) {
 		size_t off = crc_rand() % 32, len = crc_rand() % 10001;
 		size_t cut = len ? crc_rand() % (len + 1) : 0;
