@@ -591,6 +591,56 @@ static void test_sequential_read_ahead_in_parallel(void)
 	free(obj);
 }
 
+/* [S-READAHEAD-1] The kernel's READs of a sequential reader reach the
+ * daemon out of order when workers are busy: ahead of the furthest one
+ * seen by more than a range, then behind it.  That stays one sequential
+ * stream: no whole-file fill, every byte fetched once. */
+static void test_sequential_reads_out_of_order(void)
+{
+	enum { SIZE = 2 << 20, BS = 64 << 10, READ = 128 << 10 };
+	static const unsigned order[] = { 0, 1,	 5,  3,	 7, 2,	4,  6,
+					  8, 12, 10, 14, 9, 11, 13, 15 };
+	static struct rd r;
+	struct fs_config cfg;
+	struct env t;
+	uint64_t fh;
+	char *obj = malloc(SIZE);
+	int bad = 0;
+
+	env_config(&t, &cfg);
+	cfg.block_size_bytes = BS;
+	t.pc.readahead_bytes = 256 << 10;
+	t.pc.dir_prefetch = false;
+	CHECK_INT(env_open(&t, &cfg), 0);
+	for (size_t i = 0; i < SIZE; i++)
+		obj[i] = (char)(i * 11 + i / 5000);
+	fake_store_put(t.fake, "seq", obj, SIZE);
+	CHECK_INT(open_child(&t, FS_ROOT_INO, "seq", &fh), 0);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		uint64_t off = (uint64_t)order[i] * READ;
+
+		r.calls = 0;
+		if (fs_read(t.fs, fh, off, READ, rd_cb, &r)) {
+			bad++;
+			break;
+		}
+		if (!r.calls)
+			fake_store_run_pending(t.fake);
+		if (r.calls != 1 || r.err || r.len != READ ||
+		    memcmp(r.data, obj + off, READ) != 0)
+			bad++;
+	}
+	fake_store_run_pending(t.fake);
+	CHECK_INT(bad, 0);
+	CHECK_INT(stat_value(&t, "readahead.fills_started"), 0);
+	CHECK_INT(stat_value(&t, "demand.fetched_bytes") +
+			  stat_value(&t, "readahead.fetched_bytes"),
+		  SIZE);
+	fs_release(t.fs, fh);
+	env_close(&t);
+	free(obj);
+}
+
 static void test_random_reads_fill_the_file(void)
 {
 	enum { SIZE = 2 << 20, BS = 64 << 10 };
@@ -750,6 +800,7 @@ TU_MAIN(TU_CASE(test_budget_classes), TU_CASE(test_runs_stop_at_cached_blocks),
 	TU_CASE(test_backoff_for_dirs_nobody_reads),
 	TU_CASE(test_headers_come_with_prefetch),
 	TU_CASE(test_sequential_read_ahead_in_parallel),
+	TU_CASE(test_sequential_reads_out_of_order),
 	TU_CASE(test_random_reads_fill_the_file),
 	TU_CASE(test_small_budget_still_reads_everything),
 	TU_CASE(test_disk_cache_serves_a_second_mount),
