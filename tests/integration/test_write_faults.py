@@ -149,7 +149,14 @@ def test_kill_9_then_next_mount_uploads(server, mounts):
     staging = m.workdir / "staging"
     big = os.urandom(500000)
     (m.mnt / "plain").write_bytes(b"plain")
-    (m.mnt / "big").write_bytes(big)
+    # Written out of order: a file written in order past the threshold
+    # streams its parts and is stored at close whatever upload_delay says,
+    # so whether it was still staged when counted below was a race (lost
+    # under valgrind).
+    fd = os.open(m.mnt / "big", os.O_WRONLY | os.O_CREAT, 0o644)
+    os.pwrite(fd, big[250000:], 250000)
+    os.pwrite(fd, big[:250000], 0)
+    os.close(fd)
     (m.mnt / ".tmp").write_bytes(b"renamed")
     os.chmod(m.mnt / ".tmp", 0o600)
     os.utime(m.mnt / ".tmp", ns=(1, 1_600_000_000_000_000_042))
