@@ -41,7 +41,7 @@ struct prefetch_config {
 	uint32_t max_dirs;	   /* directories followed at once; 64 */
 	bool readahead;		   /* sequential read-ahead; default on */
 	uint64_t readahead_bytes;  /* one range GET; 2 MiB */
-	uint64_t readahead_max_bytes;	/* per-file window cap; 256 MiB (and at
+	uint64_t readahead_max_bytes;	/* per-file window cap; 192 MiB (and at
 					   most a quarter of the budget) */
 	uint32_t max_streams;		/* files followed at once; 256 */
 	unsigned random_fill_after;	/* random reads before a fill; 4 (0 =

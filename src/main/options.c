@@ -145,7 +145,7 @@ static const struct opt_def opt_table[] = {
 	VAL("prefetch_window", K_INT, F(prefetch_window), 1, 1000000, "N",
 	    "files of a directory fetched ahead of reads (256)"),
 	VAL("readahead", K_SIZE, F(readahead_bytes), 0, INT64_MAX, "BYTES",
-	    "sequential read-ahead per file, at most (1G; 0 off)"),
+	    "sequential read-ahead per file, at most (192M; 0 off)"),
 	/* writing */
 	VAL("staging_dir", K_STR, F(staging_dir), 0, 0, "PATH",
 	    "stage written files here (/var/lib/ossfs/staging)"),

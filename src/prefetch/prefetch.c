@@ -41,7 +41,7 @@
  * kernel's own read-ahead out of order, measured up to 16 MiB behind),
  * is sequential.  The first window
  * is readahead_bytes (2 MiB) and it doubles each time the reader has
- * consumed another block (1 MiB), up to readahead_max_bytes (256 MiB) and
+ * consumed another block (1 MiB), up to readahead_max_bytes (192 MiB) and
  * a quarter of the budget.  Ranges are an eighth of the window, between a
  * block and readahead_bytes (2 MiB): the first window is two 1 MiB GETs
  * in parallel, whose bytes are back after one small transfer, and by the
@@ -52,15 +52,18 @@
  * only piles up data ahead of a reader slower than the network.  That
  * memory is not free: on the benchmark's VM, memory the host took back
  * costs its zeroing again (half the daemon's CPU in a 1 GiB `cat`, by
- * perf), and a 1 GiB window with 4 MiB ranges peaked at 450-620 MiB RSS
- * where this one peaks under 320 MiB at the same speed and some 30 % less
- * CPU (the random fill of W5 too: 1.8 s against 2.3 s).  Fast doubling
- * is what lets a single
- * `cat` use many connections early: at 100 Mbit/s a connection, 500 MB/s
- * needs some 40 ranges in flight, and a slow ramp would spend seconds
- * getting there.  Ranges start after the blocks of the read itself,
- * which fs/ fetches at foreground priority; a range is only issued whole
- * (or at the end of the file) so that a reader creeping forward does not
+ * perf; the I/O thread zeroing huge pages for 0.6 s while the reader
+ * waited), and a 1 GiB window with 4 MiB ranges peaked at 450-620 MiB
+ * RSS where 256 MiB peaked under 320 MiB at the same speed and some 30 %
+ * less CPU (the random fill of W5 too: 1.8 s against 2.3 s).  192 MiB
+ * against 256 MiB, alternating, in that cold state: 1.71 s against 1.85 s
+ * on average over five pairs (each pair won by 192), 250 MiB RSS against
+ * 285; warmed up the same 1.5 s; 160 and 128 MiB were slower again.  Fast
+ * doubling is what lets a single `cat` use many connections early: at 100
+ * Mbit/s a connection, 500 MB/s needs some 40 ranges in flight, and a slow ramp
+ * would spend seconds getting there.  Ranges start after the blocks of the read
+ * itself, which fs/ fetches at foreground priority; a range is only issued
+ * whole (or at the end of the file) so that a reader creeping forward does not
  * turn into one GET per read.  A read far from the last one resets the
  * window to nothing.
  *
@@ -188,7 +191,7 @@ void prefetch_config_defaults(struct prefetch_config *cfg)
 	cfg->max_dirs = 64;
 	cfg->readahead = true;
 	cfg->readahead_bytes = (uint64_t)2 << 20;
-	cfg->readahead_max_bytes = (uint64_t)256 << 20;
+	cfg->readahead_max_bytes = (uint64_t)192 << 20;
 	cfg->max_streams = 256;
 	cfg->random_fill_after = 4;
 	cfg->random_fill_max_bytes = 0;
