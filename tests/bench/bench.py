@@ -551,8 +551,9 @@ def main():
         pathlib.Path(args.out).write_text(table)
 
 
-def run_w2(client, mount_fn, srv, ds, tmp):
-    """W2, then W2 again on the same mount with the page cache dropped."""
+def run_twice(client, mount_fn, srv, tmp, names, once, drop_between):
+    """Two timed runs on one mount, each a row: once(m) returns the row's
+    extra fields; drop_between drops the page cache before the second."""
     out = []
     mnt = tmp / "mnt"
     mnt.mkdir(exist_ok=True)
@@ -561,14 +562,14 @@ def run_w2(client, mount_fn, srv, ds, tmp):
     try:
         m = mount_fn(mnt)
     except Exception as e:
-        return [dict(workload="W2", client=client, error=str(e))]
+        return [dict(workload=names[0], client=client, error=str(e))]
     try:
-        for name in ("W2", "W2 again"):
-            if name != "W2":
+        for name in names:
+            if drop_between and name != names[0]:
                 drop_caches()
             srv.admin("reset", {})
             t0 = time.monotonic()
-            info = w2(m, ds, tmp)
+            info = once(m)
             wall = time.monotonic() - t0
             rss, cpu = m.usage()
             ostats = (ossfs_stats(m.mnt) if client.startswith("ossfs")
@@ -583,33 +584,17 @@ def run_w2(client, mount_fn, srv, ds, tmp):
     return out
 
 
+def run_w2(client, mount_fn, srv, ds, tmp):
+    """W2, then W2 again on the same mount with the page cache dropped."""
+    return run_twice(client, mount_fn, srv, tmp, ("W2", "W2 again"),
+                     lambda m: w2(m, ds, tmp), True)
+
+
 def run_w4(client, mount_fn, srv, ds, tmp):
-    out = []
-    mnt = tmp / "mnt"
-    mnt.mkdir(exist_ok=True)
-    drop_caches()
-    srv.config(latency_ms=srv.latency_ms, bandwidth_bps=0)
-    try:
-        m = mount_fn(mnt)
-    except Exception as e:
-        return [dict(workload="W4", client=client, error=str(e))]
-    try:
-        for epoch in (1, 2):
-            srv.admin("reset", {})
-            t0 = time.monotonic()
-            n = w4_epoch(m, ds)
-            wall = time.monotonic() - t0
-            rss, cpu = m.usage()
-            ostats = (ossfs_stats(m.mnt) if client.startswith("ossfs")
-                      else {})
-            r = dict(workload=f"W4 epoch {epoch}", client=client, wall=wall,
-                     stats=srv.admin("stats"), rss=rss, cpu=cpu, files=n,
-                     ossfs=ostats)
-            out.append(r)
-            print(json.dumps(r, default=str), flush=True)
-    finally:
-        unmount(m)
-    return out
+    """Two epochs on one mount; the second may use any cache."""
+    return run_twice(client, mount_fn, srv, tmp,
+                     ("W4 epoch 1", "W4 epoch 2"),
+                     lambda m: {"files": w4_epoch(m, ds)}, False)
 
 
 def render(results, ds):

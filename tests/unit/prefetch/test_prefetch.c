@@ -540,29 +540,52 @@ static void test_headers_come_with_prefetch(void)
 	env_close(&t);
 }
 
+/* A mount with 64 KiB blocks, 256 KiB ranges and no directory prefetch
+ * (max_inflight GETs at once, 0 for the default) holding key: size bytes
+ * of pattern i * mul + i / div, returned, with the file opened in *fh. */
+static char *open_pattern(struct env *t, struct fs_config *cfg, const char *key,
+			  size_t size, unsigned mul, unsigned div,
+			  unsigned max_inflight, uint64_t *fh)
+{
+	char *obj = malloc(size);
+
+	env_config(t, cfg);
+	cfg->block_size_bytes = 64 << 10;
+	t->pc.readahead_bytes = 256 << 10;
+	t->pc.dir_prefetch = false;
+	if (max_inflight)
+		t->pc.max_inflight = max_inflight;
+	CHECK_INT(env_open(t, cfg), 0);
+	for (size_t i = 0; i < size; i++)
+		obj[i] = (char)(i * mul + i / div);
+	fake_store_put(t->fake, key, obj, size);
+	CHECK_INT(open_child(t, FS_ROOT_INO, key, fh), 0);
+	return obj;
+}
+
+/* Every byte of the object was fetched once, by reads or read-ahead;
+ * then close what open_pattern opened. */
+static void close_pattern(struct env *t, uint64_t fh, char *obj, long long size)
+{
+	CHECK_INT(stat_value(t, "demand.fetched_bytes") +
+			  stat_value(t, "readahead.fetched_bytes"),
+		  size);
+	fs_release(t->fs, fh);
+	env_close(t);
+	free(obj);
+}
+
 static void test_sequential_read_ahead_in_parallel(void)
 {
-	enum { SIZE = 8 << 20, BS = 64 << 10, READ = 128 << 10 };
+	enum { SIZE = 8 << 20, READ = 128 << 10 };
 	static struct rd r;
 	struct fs_config cfg;
 	struct env t;
 	size_t peak = 0;
 	uint64_t fh;
-	char *obj = malloc(SIZE);
+	char *obj = open_pattern(&t, &cfg, "big", SIZE, 7, 4096, 8, &fh);
 	int bad = 0;
 
-	env_config(&t, &cfg);
-	cfg.block_size_bytes = BS;
-	t.pc.readahead_bytes = 256 << 10;
-	t.pc.dir_prefetch = false;
-	/* Near the end, ranges shrink to spread what is left over this
-	 * many GETs. */
-	t.pc.max_inflight = 8;
-	CHECK_INT(env_open(&t, &cfg), 0);
-	for (size_t i = 0; i < SIZE; i++)
-		obj[i] = (char)(i * 7 + i / 4096);
-	fake_store_put(t.fake, "big", obj, SIZE);
-	CHECK_INT(open_child(&t, FS_ROOT_INO, "big", &fh), 0);
 	for (size_t off = 0; off < SIZE; off += READ) {
 		r.calls = 0;
 		if (fs_read(t.fs, fh, off, READ, rd_cb, &r)) {
@@ -578,17 +601,11 @@ static void test_sequential_read_ahead_in_parallel(void)
 			bad++;
 	}
 	CHECK_INT(bad, 0);
-	/* Ranges of 256 KiB, several at once, and never a block twice;
-	 * the last 8 ranges' worth in smaller ones. */
+	/* Ranges of 256 KiB, several at once, and never a block twice. */
 	CHECK(peak >= 8);
 	CHECK(fake_store_count(t.fake, FAKE_GET) <=
 	      16 + SIZE / (256 << 10) + 16);
-	CHECK_INT(stat_value(&t, "demand.fetched_bytes") +
-			  stat_value(&t, "readahead.fetched_bytes"),
-		  SIZE);
-	fs_release(t.fs, fh);
-	env_close(&t);
-	free(obj);
+	close_pattern(&t, fh, obj, SIZE);
 }
 
 /* [S-READAHEAD-1] The kernel's READs of a sequential reader reach the
@@ -597,25 +614,16 @@ static void test_sequential_read_ahead_in_parallel(void)
  * stream: no whole-file fill, every byte fetched once. */
 static void test_sequential_reads_out_of_order(void)
 {
-	enum { SIZE = 2 << 20, BS = 64 << 10, READ = 128 << 10 };
+	enum { SIZE = 2 << 20, READ = 128 << 10 };
 	static const unsigned order[] = { 0, 1,	 5,  3,	 7, 2,	4,  6,
 					  8, 12, 10, 14, 9, 11, 13, 15 };
 	static struct rd r;
 	struct fs_config cfg;
 	struct env t;
 	uint64_t fh;
-	char *obj = malloc(SIZE);
+	char *obj = open_pattern(&t, &cfg, "seq", SIZE, 11, 5000, 0, &fh);
 	int bad = 0;
 
-	env_config(&t, &cfg);
-	cfg.block_size_bytes = BS;
-	t.pc.readahead_bytes = 256 << 10;
-	t.pc.dir_prefetch = false;
-	CHECK_INT(env_open(&t, &cfg), 0);
-	for (size_t i = 0; i < SIZE; i++)
-		obj[i] = (char)(i * 11 + i / 5000);
-	fake_store_put(t.fake, "seq", obj, SIZE);
-	CHECK_INT(open_child(&t, FS_ROOT_INO, "seq", &fh), 0);
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		uint64_t off = (uint64_t)order[i] * READ;
 
@@ -633,12 +641,7 @@ static void test_sequential_reads_out_of_order(void)
 	fake_store_run_pending(t.fake);
 	CHECK_INT(bad, 0);
 	CHECK_INT(stat_value(&t, "readahead.fills_started"), 0);
-	CHECK_INT(stat_value(&t, "demand.fetched_bytes") +
-			  stat_value(&t, "readahead.fetched_bytes"),
-		  SIZE);
-	fs_release(t.fs, fh);
-	env_close(&t);
-	free(obj);
+	close_pattern(&t, fh, obj, SIZE);
 }
 
 static void test_random_reads_fill_the_file(void)
@@ -649,18 +652,9 @@ static void test_random_reads_fill_the_file(void)
 	struct fs_config cfg;
 	struct env t;
 	uint64_t fh, gets;
-	char *obj = malloc(SIZE);
+	char *obj = open_pattern(&t, &cfg, "r.bin", SIZE, 13, 999, 0, &fh);
 	int bad = 0;
 
-	env_config(&t, &cfg);
-	cfg.block_size_bytes = BS;
-	t.pc.readahead_bytes = 256 << 10;
-	t.pc.dir_prefetch = false;
-	CHECK_INT(env_open(&t, &cfg), 0);
-	for (size_t i = 0; i < SIZE; i++)
-		obj[i] = (char)(i * 13 + i / 999);
-	fake_store_put(t.fake, "r.bin", obj, SIZE);
-	CHECK_INT(open_child(&t, FS_ROOT_INO, "r.bin", &fh), 0);
 	for (size_t i = 0; i < 4; i++)
 		if (read_at(&t, fh, offs[i], 4096, &r) || r.len != 4096 ||
 		    memcmp(r.data, obj + offs[i], 4096) != 0)
@@ -675,12 +669,7 @@ static void test_random_reads_fill_the_file(void)
 			bad++;
 	CHECK_INT(bad, 0);
 	CHECK_INT(fake_store_count(t.fake, FAKE_GET), gets);
-	CHECK_INT(stat_value(&t, "demand.fetched_bytes") +
-			  stat_value(&t, "readahead.fetched_bytes"),
-		  SIZE);
-	fs_release(t.fs, fh);
-	env_close(&t);
-	free(obj);
+	close_pattern(&t, fh, obj, SIZE);
 }
 
 static void test_small_budget_still_reads_everything(void)
