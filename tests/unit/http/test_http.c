@@ -185,6 +185,21 @@ static bool wait_stats(struct http_engine *e, unsigned n, uint64_t r)
 	return false;
 }
 
+/* Wait until n requests are in flight or queued (retries included). */
+static bool wait_held(struct http_engine *e, unsigned n)
+{
+	struct http_engine_stats s;
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+	for (int i = 0; i < WAIT_S * 200; i++) {
+		http_engine_get_stats(e, &s);
+		if (s.in_flight + s.queued >= n)
+			return true;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 /* ---- async completion tracking ------------------------------------------ */
 
 #define MAX_JOBS 256
@@ -924,6 +939,10 @@ static void test_shutdown(void)
 	pt.req = req_for("GET", "/latency?ms=20000&n=1");
 	pthread_create(&th, NULL, perform_main, &pt);
 	CHECK(wait_stats(e, 4, 1));
+	/* The perform thread's request too: shutting down before it was
+	 * submitted would make perform fail with -ESHUTDOWN (a race CI
+	 * lost once). */
+	CHECK(wait_held(e, N + 1));
 	t.resubmit = true;
 	http_engine_free(e);
 	pthread_join(th, NULL);
