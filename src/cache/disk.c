@@ -543,9 +543,8 @@ int cache_disk_get(struct cache_disk *d, const char *key, const char *etag,
 
 	pthread_mutex_lock(&d->mu);
 	e = ent_find(d, h);
-	if (e) {
+	if (e)
 		cache_link_move_front(&d->lru, &e->lru);
-	}
 	pthread_mutex_unlock(&d->mu);
 	if (!e)
 		goto out;

@@ -37,35 +37,35 @@
  *
  * Sequential read-ahead.  A file read from offset 0, or twice in a row
  * near where the last read ended (ahead of it or behind it by less than
- * the window, or one range while there is none: FUSE delivers the
- * kernel's own read-ahead out of order, measured up to 16 MiB behind),
- * is sequential.  The first window
- * is readahead_bytes (2 MiB) and it doubles each time the reader has
- * consumed another block (1 MiB), up to readahead_max_bytes (192 MiB) and
- * a quarter of the budget.  Ranges are an eighth of the window, between a
- * block and readahead_bytes (2 MiB): the first window is two 1 MiB GETs
- * in parallel, whose bytes are back after one small transfer, and by the
- * time the reader has taken 8 MiB the window is over a hundred MiB in 2 MiB
- * ranges.  The cap is what the connections can carry: at 100 Mbit/s a
- * connection a 2 MiB range takes 0.19 s with a 20 ms first byte, so 88 in
- * flight (176 MiB) move some 900 MB/s, and a window much larger than that
- * only piles up data ahead of a reader slower than the network.  That
- * memory is not free: on the benchmark's VM, memory the host took back
- * costs its zeroing again (half the daemon's CPU in a 1 GiB `cat`, by
- * perf; the I/O thread zeroing huge pages for 0.6 s while the reader
- * waited), and a 1 GiB window with 4 MiB ranges peaked at 450-620 MiB
- * RSS where 256 MiB peaked under 320 MiB at the same speed and some 30 %
- * less CPU (the random fill of W5 too: 1.8 s against 2.3 s).  192 MiB
- * against 256 MiB, alternating, in that cold state: 1.71 s against 1.85 s
- * on average over five pairs (each pair won by 192), 250 MiB RSS against
- * 285; warmed up the same 1.5 s; 160 and 128 MiB were slower again.  Fast
- * doubling is what lets a single `cat` use many connections early: at 100
- * Mbit/s a connection, 500 MB/s needs some 40 ranges in flight, and a slow ramp
- * would spend seconds getting there.  Ranges start after the blocks of the read
- * itself, which fs/ fetches at foreground priority; a range is only issued
- * whole (or at the end of the file) so that a reader creeping forward does not
- * turn into one GET per read.  A read far from the last one resets the
- * window to nothing.
+ * the window, or one range while there is none: FUSE delivers the kernel's
+ * own read-ahead out of order, measured up to 16 MiB behind), is
+ * sequential.  The first window is readahead_bytes (2 MiB) and it doubles
+ * each time the reader has consumed another block (1 MiB), up to
+ * readahead_max_bytes (192 MiB) and a quarter of the budget.  Ranges are
+ * an eighth of the window, between a block and readahead_bytes (2 MiB):
+ * the first window is two 1 MiB GETs in parallel, whose bytes are back
+ * after one small transfer, and by the time the reader has taken 8 MiB the
+ * window is over a hundred MiB in 2 MiB ranges.  The cap is what the
+ * connections can carry: at 100 Mbit/s a connection a 2 MiB range takes
+ * 0.19 s with a 20 ms first byte, so 88 in flight (176 MiB) move some
+ * 900 MB/s, and a window much larger than that only piles up data ahead of
+ * a reader slower than the network.  That memory is not free: on the
+ * benchmark's VM, memory the host took back costs its zeroing again (half
+ * the daemon's CPU in a 1 GiB `cat`, by perf; the I/O thread zeroing huge
+ * pages for 0.6 s while the reader waited), and a 1 GiB window with 4 MiB
+ * ranges peaked at 450-620 MiB RSS where 256 MiB peaked under 320 MiB at
+ * the same speed and some 30 % less CPU (the random fill of W5 too: 1.8 s
+ * against 2.3 s).  192 MiB against 256 MiB, alternating, in that cold
+ * state: 1.71 s against 1.85 s on average over five pairs (each pair won
+ * by 192), 250 MiB RSS against 285; warmed up the same 1.5 s; 160 and
+ * 128 MiB were slower again.  Fast doubling is what lets a single `cat`
+ * use many connections early: at 100 Mbit/s a connection, 500 MB/s needs
+ * some 40 ranges in flight, and a slow ramp would spend seconds getting
+ * there.  Ranges start after the blocks of the read itself, which fs/
+ * fetches at foreground priority; a range is only issued whole (or at the
+ * end of the file) so that a reader creeping forward does not turn into
+ * one GET per read.  A read far from the last one resets the window to
+ * nothing.
  *
  * Random fill.  After random_fill_after (4) random reads of a file no
  * larger than random_fill_max_bytes (half the budget), the whole file is
@@ -887,19 +887,16 @@ static void stream_classify(struct prefetch *pf, struct pf_stream *s,
 {
 	uint64_t slack = pf->cfg.readahead_bytes;
 	/* The kernel's own read-ahead reaches us out of order, by up to a
-	 * few of its windows: a read behind the stream's position but
-	 * within its window is one of those, not a seek. */
-	uint64_t behind = s->window > slack ? s->window : slack;
-	/* And as far ahead: the kernel sends READs up to its own read-ahead
-	 * window past the reader, and FUSE workers pick them up in any
-	 * order.  With a tolerance of one range ahead, a sequential reader
-	 * on a loaded machine looked random (under valgrind, four such reads
-	 * in a row started a whole-file fill that fetched again 110 MiB of a
-	 * 256 MiB file). */
-	uint64_t ahead = behind;
+	 * few of its windows, behind the stream's position and ahead of it
+	 * (FUSE workers pick its READs up in any order): a read within the
+	 * window either way is one of those, not a seek.  With one range of
+	 * tolerance ahead, a sequential reader on a loaded machine looked
+	 * random (under valgrind, four such reads in a row started a
+	 * whole-file fill that fetched again 110 MiB of a 256 MiB file). */
+	uint64_t near = s->window > slack ? s->window : slack;
 	bool first = !s->seq && !s->random && !s->pos;
-	bool seq = first ? off == 0
-			 : off + behind >= s->pos && off <= s->pos + ahead;
+	bool seq =
+		first ? off == 0 : off + near >= s->pos && off <= s->pos + near;
 
 	if (seq) {
 		/* Random reads count only in a row: the kernel's own
