@@ -170,30 +170,18 @@ static uint64_t stub_stat(struct http_engine *e, const char *name)
 	return v;
 }
 
-/* Wait until at least n transfers are in flight and r retries happened. */
-static bool wait_stats(struct http_engine *e, unsigned n, uint64_t r)
+/* Wait until at least n transfers are in flight, r retries happened and
+ * held requests are in flight or queued (retries included). */
+static bool wait_stats(struct http_engine *e, unsigned n, uint64_t r,
+		       unsigned held)
 {
 	struct http_engine_stats s;
 	struct timespec ts = { 0, 5 * 1000 * 1000 };
 
 	for (int i = 0; i < WAIT_S * 200; i++) {
 		http_engine_get_stats(e, &s);
-		if (s.in_flight >= n && s.retries >= r)
-			return true;
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
-/* Wait until n requests are in flight or queued (retries included). */
-static bool wait_held(struct http_engine *e, unsigned n)
-{
-	struct http_engine_stats s;
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
-
-	for (int i = 0; i < WAIT_S * 200; i++) {
-		http_engine_get_stats(e, &s);
-		if (s.in_flight + s.queued >= n)
+		if (s.in_flight >= n && s.retries >= r &&
+		    s.in_flight + s.queued >= held)
 			return true;
 		nanosleep(&ts, NULL);
 	}
@@ -605,7 +593,7 @@ static void test_cancel_tag(void)
 	req = req_for("GET", "/bytes?n=10");
 	req->cancel_tag = 8;
 	CHECK_INT(job_submit(e, &jobs[SLOW + 1], &t, SLOW + 1, req), 0);
-	CHECK(wait_stats(e, 3, 1));
+	CHECK(wait_stats(e, 3, 1, 0));
 	http_engine_cancel_tag(e, 7);
 	/* Submitted after the cancel: not affected by it. */
 	req = req_for("GET", "/bytes?n=10");
@@ -887,7 +875,7 @@ static void test_queue_full(void)
 		req->cancel_tag = 9;
 		CHECK_INT(job_submit(e, &jobs[i], &t, i, req), 0);
 		if (i == 0)
-			CHECK(wait_stats(e, 1, 0));
+			CHECK(wait_stats(e, 1, 0, 0));
 	}
 	req = req_for("GET", "/bytes?n=1");
 	req->on_complete = job_complete;
@@ -938,11 +926,10 @@ static void test_shutdown(void)
 			  0);
 	pt.req = req_for("GET", "/latency?ms=20000&n=1");
 	pthread_create(&th, NULL, perform_main, &pt);
-	CHECK(wait_stats(e, 4, 1));
-	/* The perform thread's request too: shutting down before it was
-	 * submitted would make perform fail with -ESHUTDOWN (a race CI
+	/* The perform thread's request held too: shutting down before it
+	 * was submitted would make perform fail with -ESHUTDOWN (a race CI
 	 * lost once). */
-	CHECK(wait_held(e, N + 1));
+	CHECK(wait_stats(e, 4, 1, N + 1));
 	t.resubmit = true;
 	http_engine_free(e);
 	pthread_join(th, NULL);

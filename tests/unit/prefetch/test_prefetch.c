@@ -575,6 +575,23 @@ static void close_pattern(struct env *t, uint64_t fh, char *obj, long long size)
 	free(obj);
 }
 
+/* One READ of [off, off+len) through fs_read, completing GETs if it
+ * waits, checked against obj; returns 1 if it went wrong.  *peak, if
+ * given, rises to the GETs pending while it was issued. */
+static int read_check(struct env *t, uint64_t fh, const char *obj, uint64_t off,
+		      size_t len, struct rd *r, size_t *peak)
+{
+	r->calls = 0;
+	if (fs_read(t->fs, fh, off, len, rd_cb, r))
+		return 1;
+	if (peak && fake_store_pending(t->fake) > *peak)
+		*peak = fake_store_pending(t->fake);
+	if (!r->calls)
+		fake_store_run_pending(t->fake);
+	return r->calls != 1 || r->err || r->len != len ||
+	       memcmp(r->data, obj + off, len) != 0;
+}
+
 static void test_sequential_read_ahead_in_parallel(void)
 {
 	enum { SIZE = 8 << 20, READ = 128 << 10 };
@@ -586,20 +603,8 @@ static void test_sequential_read_ahead_in_parallel(void)
 	char *obj = open_pattern(&t, &cfg, "big", SIZE, 7, 4096, 8, &fh);
 	int bad = 0;
 
-	for (size_t off = 0; off < SIZE; off += READ) {
-		r.calls = 0;
-		if (fs_read(t.fs, fh, off, READ, rd_cb, &r)) {
-			bad++;
-			break;
-		}
-		if (fake_store_pending(t.fake) > peak)
-			peak = fake_store_pending(t.fake);
-		if (!r.calls)
-			fake_store_run_pending(t.fake);
-		if (r.calls != 1 || r.err || r.len != READ ||
-		    memcmp(r.data, obj + off, READ) != 0)
-			bad++;
-	}
+	for (size_t off = 0; off < SIZE; off += READ)
+		bad += read_check(&t, fh, obj, off, READ, &r, &peak);
 	CHECK_INT(bad, 0);
 	/* Ranges of 256 KiB, several at once, and never a block twice. */
 	CHECK(peak >= 8);
@@ -624,20 +629,9 @@ static void test_sequential_reads_out_of_order(void)
 	char *obj = open_pattern(&t, &cfg, "seq", SIZE, 11, 5000, 0, &fh);
 	int bad = 0;
 
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		uint64_t off = (uint64_t)order[i] * READ;
-
-		r.calls = 0;
-		if (fs_read(t.fs, fh, off, READ, rd_cb, &r)) {
-			bad++;
-			break;
-		}
-		if (!r.calls)
-			fake_store_run_pending(t.fake);
-		if (r.calls != 1 || r.err || r.len != READ ||
-		    memcmp(r.data, obj + off, READ) != 0)
-			bad++;
-	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		bad += read_check(&t, fh, obj, (uint64_t)order[i] * READ, READ,
+				  &r, NULL);
 	fake_store_run_pending(t.fake);
 	CHECK_INT(bad, 0);
 	CHECK_INT(stat_value(&t, "readahead.fills_started"), 0);
