@@ -223,14 +223,13 @@ bool upload_stream_work(struct upload_mgr *m)
 struct upload_stream *upload_stream_take(struct upload_mgr *m,
 					 struct upload_file *f)
 {
-	struct upload_stream *st = f->stream;
+	struct upload_stream *st;
 
-	if (!st)
-		return NULL;
-	while (st->inflight)
+	/* Read f->stream again after every wait: once the last job is
+	 * done, another worker may take a failed stream away and free it
+	 * (stream_job) before this one wakes. */
+	while ((st = f->stream) && st->inflight)
 		pthread_cond_wait(&m->done_cv, &m->mu);
-	/* Jobs may have finished it meanwhile (an abort job). */
-	st = f->stream;
 	if (st) {
 		f->stream = NULL;
 		m->streams--;
