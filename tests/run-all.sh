@@ -92,6 +92,12 @@ run_meson_suite() { # NAME BUILD_DIR [setup args...]
 		>"$log_dir/$name-test.log" 2>&1
 	grep -E '^ *[0-9]+/[0-9]+ ' "$log_dir/$name-test.log"
 	grep -E '^(Ok|Fail|Skipped|Timeout):' "$log_dir/$name-test.log"
+	# CI keeps only this output: show why a test failed, not just that.
+	if grep -qE '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT) ' "$log_dir/$name-test.log"; then
+		echo "-- output of the failed tests (last 150 lines)"
+		sed '/^Summary of Failures/,$d' "$log_dir/$name-test.log" |
+			grep -vE '^ *[0-9]+/[0-9]+ ' | tail -150
+	fi
 	count_meson "$log_dir/$name-test.log"
 }
 
