@@ -900,6 +900,16 @@ static int normalize_url(const char *in, const char *opt, char **out, char *err,
 	}
 	while (hlen && host[hlen - 1] == '/')
 		hlen--;
+	/* "user:secret@host": say no without repeating it, since what is
+	 * before the '@' may be a password. */
+	if (memchr(host, '@', strcspn(host, "/?#"))) {
+		fail(err, err_size,
+		     "%s=: a user name or password in the URL is not "
+		     "accepted; give credentials with passwd_file= or the "
+		     "environment",
+		     opt);
+		return -EINVAL;
+	}
 	if (hlen == 0 || strcspn(host, "/?#@ \t") < hlen) {
 		fail(err, err_size, "%s=%s: expected %s", opt, in,
 		     sep ? "http(s)://HOST[:PORT]" : "HOST[:PORT]");

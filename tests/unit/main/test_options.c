@@ -147,6 +147,16 @@ static void test_endpoint_errors(void)
 	CHECK_INT(run(&o, "ossfs", "b", "/m", "-o", "url=http://", NULL),
 		  -EINVAL);
 	opts_fini(&o);
+	/* Userinfo may hold a secret: refused without repeating it. */
+	CHECK_INT(run(&o, "ossfs", "b", "/m", "-o",
+		      "url=https://AKID:SECRET@h.example/", NULL),
+		  -EINVAL);
+	CHECK(err_has("password") && !err_has("SECRET") && !err_has("AKID"));
+	opts_fini(&o);
+	CHECK_INT(run_list(&o, "ram_role,ram_role_url=http://u:pw@127.0.0.1"),
+		  -EINVAL);
+	CHECK(err_has("ram_role_url=") && !err_has("pw@"));
+	opts_fini(&o);
 }
 
 static void test_credential_options(void)
