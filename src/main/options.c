@@ -425,6 +425,51 @@ out_pfx:
 
 /* ---- applying one -o option -------------------------------------------- */
 
+/* Messages repeat what the user typed, but never the user:password of a
+ * URL, wherever it was typed ("url:https://id:secret@host" is an
+ * unknown option): in s, the USERINFO of every "scheme://USERINFO@host"
+ * becomes a single '*'.  The result is never longer.  Returns the new
+ * length. */
+static size_t redact_userinfo(char *s)
+{
+	char *p = s, *out = s;
+
+	while (*p) {
+		char *sep = strstr(p, "://");
+		size_t auth, at;
+
+		if (!sep) {
+			size_t rest = strlen(p);
+
+			memmove(out, p, rest);
+			out += rest;
+			break;
+		}
+		sep += 3;
+		memmove(out, p, (size_t)(sep - p));
+		out += sep - p;
+		auth = strcspn(sep, "/?#' \t\n");
+		for (at = auth; at > 0 && sep[at - 1] != '@'; at--)
+			;
+		if (at > 1) { /* USERINFO@ with USERINFO not empty */
+			*out++ = '*';
+			sep += at - 1;
+		}
+		p = sep;
+	}
+	*out = '\0';
+	return (size_t)(out - s);
+}
+
+/* Redact what the last append to o->notes (a warning main.c logs) added
+ * after start; passes rc on. */
+static int redact_note(struct opts *o, size_t start, int rc)
+{
+	if (rc == 0)
+		o->notes.len = start + redact_userinfo(o->notes.data + start);
+	return rc;
+}
+
 static void fail(char *err, size_t err_size, const char *fmt, ...)
 	OSSFS_PRINTF(3, 4);
 
@@ -437,6 +482,7 @@ static void fail(char *err, size_t err_size, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, err_size, fmt, ap);
 	va_end(ap);
+	(void)redact_userinfo(err);
 }
 
 static const struct opt_def *opt_lookup(const char *name)
@@ -585,12 +631,16 @@ static int set_ram_role(struct opts *o, const char *value)
 static int apply_special(struct opts *o, const struct opt_def *d,
 			 const char *name, const char *value)
 {
+	size_t start = o->notes.len;
+
 	switch (d->kind) {
 	case K_FUSE:
 		return append_opt(&o->fuse_opts, name, value);
 	case K_COMPAT:
-		return buf_appendf(&o->notes, "option '%s' has no effect\n",
-				   name);
+		return redact_note(o, start,
+				   buf_appendf(&o->notes,
+					       "option '%s' has no effect\n",
+					       name));
 	case K_SIG_V1:
 		o->sig = OPTS_SIG_V1;
 		return 0;
@@ -626,11 +676,14 @@ static int apply_one(struct opts *o, const char *name, const char *value,
 		     char *err, size_t err_size)
 {
 	const struct opt_def *d = opt_lookup(name);
+	size_t start = o->notes.len;
 	int rc;
 
 	if (!d && o->sloppy)
-		return buf_appendf(&o->notes, "ignored unknown option '%s'\n",
-				   name);
+		return redact_note(o, start,
+				   buf_appendf(&o->notes,
+					       "ignored unknown option '%s'\n",
+					       name));
 	if (!d) {
 		fail(err, err_size, "unknown option '%s'", name);
 		return -EINVAL;

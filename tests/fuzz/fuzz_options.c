@@ -5,7 +5,7 @@
  *
  * What must hold: no crash; a refusal always says why; an accepted line
  * gives a well-formed bucket, prefix and endpoint; and no message repeats
- * the user:password part of a URL. */
+ * the user:password part of a URL (options.c puts '*' in its place). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,11 +25,15 @@ static void check_message(const char *err, size_t err_size)
 		abort(); /* a refusal always leaves a one-line reason */
 	if (strchr(err, '\n'))
 		abort();
+	/* User info may be a password: only "*" may stand for it. */
 	for (url = strstr(err, "://"); url; url = strstr(url + 3, "://")) {
-		size_t host = strcspn(url + 3, "/ \t'");
+		const char *auth = url + 3;
+		size_t n = strcspn(auth, "/?#' \t\n"), at = n;
 
-		if (memchr(url + 3, '@', host))
-			abort(); /* userinfo may be a password */
+		while (at > 0 && auth[at - 1] != '@')
+			at--;
+		if (at > 1 && !(at == 2 && auth[0] == '*'))
+			abort();
 	}
 }
 

@@ -157,6 +157,20 @@ static void test_endpoint_errors(void)
 		  -EINVAL);
 	CHECK(err_has("ram_role_url=") && !err_has("pw@"));
 	opts_fini(&o);
+	/* Wherever a URL is mistyped, its user info is not repeated. */
+	CHECK_INT(run_list(&o, "url:https://AKID:SECRET@h.example/x"), -EINVAL);
+	CHECK_STR(err, "unknown option 'url:https://*@h.example/x'");
+	opts_fini(&o);
+	CHECK_INT(run_list(&o, "cache_size=http://a@b:c@h,noatime"), -EINVAL);
+	CHECK(err_has("cache_size=http://*@h:") && !err_has("a@b"));
+	opts_fini(&o);
+	CHECK_INT(run(&o, "mount.ossfs", "b", "/m", "-s", "-o",
+		      EP ",x:http://u:pw@h,y=1", NULL),
+		  0);
+	CHECK_STR(o.notes.data, "ignored unknown option 'x:http://*@h'\n"
+				"ignored unknown option 'y'\n");
+	CHECK_INT(o.notes.len, strlen(o.notes.data));
+	opts_fini(&o);
 }
 
 static void test_credential_options(void)
