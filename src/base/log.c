@@ -87,16 +87,37 @@ static int syslog_prio(enum log_level level)
 	}
 }
 
+/* A message is one line whatever it quotes: object keys and file names
+ * may hold any byte, and a newline in one must not forge a log line.
+ * Control characters become \xNN in out (4 * strlen(in) + 1 bytes). */
+static void escape_controls(const char *in, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*out++ = '\\';
+			*out++ = 'x';
+			*out++ = hex[*p >> 4];
+			*out++ = hex[*p & 15];
+		} else {
+			*out++ = (char)*p;
+		}
+	}
+	*out = '\0';
+}
+
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char raw[2048], line[4 * sizeof(raw)];
 	struct timeval tv;
 	struct tm tm;
 	char stamp[32];
 
 	if (level > log_threshold)
 		return;
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape_controls(raw, line);
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -1,5 +1,9 @@
 /* Unit tests for base/: buffers, lists, encoding, time, CRC-64. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "base.h"
 #include "testutil.h"
@@ -241,7 +245,33 @@ static void test_crc64_chain(void)
 	free(buf);
 }
 
+/* A name with a newline in it cannot forge a second log line. */
+static void test_log_one_line(void)
+{
+	char path[] = "/tmp/ossfs-test-log-XXXXXX";
+	char text[512] = "";
+	int fd = mkstemp(path);
+	FILE *f;
+	size_t n;
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK_INT(log_set_file(path), 0);
+	log_warn("skipping \"%s\"", "a\nerror: forged\x1b[31m\x7f\tb");
+	log_set_file(NULL);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[n] = '\0';
+	if (f)
+		fclose(f);
+	unlink(path);
+	CHECK(strstr(text, "warn: skipping \"a\\x0aerror: forged\\x1b[31m"
+			   "\\x7f\\x09b\"\n") != NULL);
+	CHECK(strchr(text, '\n') == text + n - 1);
+}
+
 TU_MAIN(TU_CASE(test_buf_bounds), TU_CASE(test_kvlist), TU_CASE(test_urlencode),
 	TU_CASE(test_base64), TU_CASE(test_numbers), TU_CASE(test_time),
 	TU_CASE(test_crc64), TU_CASE(test_crc64_fast),
-	TU_CASE(test_crc64_chain))
+	TU_CASE(test_crc64_chain), TU_CASE(test_log_one_line))
