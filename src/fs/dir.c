@@ -151,19 +151,19 @@ static const char *bad_name(const char *name)
 	return NULL;
 }
 
-/* One listing entry under dir into l: a marker, a skipped key, or a
- * name.  0 or -ENOMEM. */
-static int add_entry(struct fs *fs, struct cache_listing *l, const char *dir,
-		     const struct oss_list_entry *e)
+int fs_listing_add_key(struct cache_listing *l, const char *dir,
+		       const struct oss_list_entry *e, const char **why)
 {
 	size_t dlen = strlen(dir), nlen;
 	enum cache_ent_type type;
-	const char *why;
 	char *name;
 	int err;
 
-	if (strncmp(e->key, dir, dlen) != 0)
-		return 0; /* not ours: a confused server */
+	*why = NULL;
+	if (strncmp(e->key, dir, dlen) != 0) {
+		*why = "not under the directory listed";
+		return 0;
+	}
 	if (!e->is_prefix && e->key[dlen] == '\0') {
 		l->has_marker = true; /* "dir/" itself is not an entry */
 		l->marker_mtime = e->mtime;
@@ -175,9 +175,8 @@ static int add_entry(struct fs *fs, struct cache_listing *l, const char *dir,
 	name = str_ndup(e->key + dlen, nlen);
 	if (!name)
 		return -ENOMEM;
-	why = bad_name(name);
-	if (why) {
-		fs_warn_key(fs, e->key, why);
+	*why = bad_name(name);
+	if (*why) {
 		free(name);
 		return 0;
 	}
@@ -190,6 +189,18 @@ static int add_entry(struct fs *fs, struct cache_listing *l, const char *dir,
 				e->is_prefix ? NULL : &e->mtime,
 				e->is_prefix ? "" : e->etag);
 	free(name);
+	return err;
+}
+
+/* One listing entry under dir into l, warning of a skipped key. */
+static int add_entry(struct fs *fs, struct cache_listing *l, const char *dir,
+		     const struct oss_list_entry *e)
+{
+	const char *why;
+	int err = fs_listing_add_key(l, dir, e, &why);
+
+	if (!err && why)
+		fs_warn_key(fs, e->key, why);
 	return err;
 }
 

@@ -212,6 +212,14 @@ void fs_found_from_dirent(const struct cache_dirent *d, uint64_t fetched_ms,
 			  struct fs_found *f);
 /* Log once per key that it cannot be a file name. */
 void fs_warn_key(struct fs *fs, const char *key, const char *why);
+/* One entry of a listing of dir ("" or "a/b/") into l: the name of an
+ * object or common prefix under dir, or dir's own marker object
+ * (l->has_marker).  A key that cannot be a name here (empty, "." or
+ * "..", a '/' inside, over 255 bytes, or not under dir at all) is left
+ * out with *why saying so; otherwise *why is NULL.  0 or -ENOMEM.
+ * Keys are untrusted: tests/fuzz/fuzz_keys.c. */
+int fs_listing_add_key(struct cache_listing *l, const char *dir,
+		       const struct oss_list_entry *e, const char **why);
 
 /* ---- write.c / names.c: the write path ---- */
 /* Write handles are tagged with the low bit (calloc'd pointers never
