@@ -230,6 +230,8 @@ ERRORS = {
     "AccessDenied": (403, "You have no right to access this object.", "0003-00000001"),
     "BadDigest": (400, "The Content-MD5 you specified did not match what we received.",
                   "0003-00000204"),
+    "InvalidObjectState": (403, "The operation is not valid for the object's state",
+                           "0016-00000201"),
     "BucketAlreadyExists": (409, "The requested bucket name is not available.", "0015-00000104"),
     "BucketNotEmpty": (409, "The bucket you tried to delete is not empty.", "0015-00000301"),
     "EntityTooLarge": (400, "Your proposed upload exceeds the maximum allowed size.",
@@ -666,8 +668,10 @@ class Config:
         return time.time() + self.clock_offset_s
 
 
-FAULT_KINDS = ("503", "500", "reset", "truncate", "stall")
-ERROR_FAULTS = {"503": "ServiceUnavailable", "500": "InternalError"}
+FAULT_KINDS = ("503", "500", "403", "archived", "reset", "truncate", "stall")
+# "archived": what OSS answers a GET of an Archive object not restored.
+ERROR_FAULTS = {"503": "ServiceUnavailable", "500": "InternalError",
+                "403": "AccessDenied", "archived": "InvalidObjectState"}
 
 
 class Faults:

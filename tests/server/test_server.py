@@ -720,6 +720,20 @@ def test_scripted_503_then_success(srv, client):
     assert (s["faults_injected"], s["requests"]["GetObject"]) == (3, 4)
 
 
+def test_scripted_archived_and_403(srv, client):
+    key = unique("faultarch")
+    put(client, key, b"ok")
+    srv.admin("/_admin/faults", {"rules": [
+        {"op": "GetObject", "kind": "archived", "count": 1, "key_prefix": "faultarch"},
+        {"op": "GetObject", "kind": "403", "count": 1, "key_prefix": "faultarch"}]})
+    r = client.request("GET", "bucket-a", key)
+    assert (r.status, r.error_code()) == (403, "InvalidObjectState")
+    r = client.request("GET", "bucket-a", key)
+    assert (r.status, r.error_code()) == (403, "AccessDenied")
+    r = client.request("GET", "bucket-a", key)
+    assert (r.status, r.body) == (200, b"ok")
+
+
 def raw_get(srv, key):
     """GET through a bare http.client connection; returns (status, body or exception)."""
     c = srv.client()
