@@ -361,9 +361,10 @@ uint64_t cache_block_first(const struct cache_block *b);
 bool cache_data_fill_from_disk(struct cache_data *c, struct cache_block *b);
 /* Finish a CACHE_FILL block: err 0 with len valid bytes (a short block
  * means the object ended early), or -errno, in which case the block
- * leaves the cache so a later read tries again.  Wakes every waiter.
+ * leaves the cache so a later read tries again.  Wakes every waiter and
+ * says whether there was one (a process was waiting for these bytes).
  * Does not drop the fetcher's reference. */
-void cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
+bool cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
 			  size_t len);
 const void *cache_block_data(const struct cache_block *b);
 size_t cache_block_len(const struct cache_block *b);

@@ -594,13 +594,15 @@ static void to_disk(struct cache_data *c, const struct cache_block *b)
 	}
 }
 
-void cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
+bool cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
 			  size_t len)
 {
 	struct cache_waiter *w, *next;
+	bool waited;
 
 	pthread_mutex_lock(&c->mu);
 	w = b->waiters;
+	waited = w != NULL;
 	b->waiters = NULL;
 	if (err) {
 		/* The fetcher still holds a reference: detach cannot free. */
@@ -625,6 +627,7 @@ void cache_data_fill_done(struct cache_data *c, struct cache_block *b, int err,
 		next = w->next; /* w may be freed by its callback */
 		w->fn(w, b, err);
 	}
+	return waited;
 }
 
 const void *cache_block_data(const struct cache_block *b)

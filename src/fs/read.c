@@ -72,6 +72,7 @@ struct fetch {
 	struct fs *fs;
 	struct cache_block *blk; /* the fetcher's reference */
 	fs_ino_t ino;
+	char key[]; /* for the log */
 };
 
 /* The stats file: a snapshot of the counters, so that reads at any
@@ -365,6 +366,7 @@ static void fetch_done(const struct oss_get_result *res, void *ud)
 	struct fs *fs = f->fs;
 	size_t cap = cache_block_cap(f->blk), len = 0;
 	void *buf = cache_block_buf(f->blk);
+	char why[512];
 
 	if (!res->err) {
 		len = res->len < cap ? res->len : cap;
@@ -372,6 +374,10 @@ static void fetch_done(const struct oss_get_result *res, void *ud)
 			memcpy(buf, res->data, len);
 		learn_meta(fs, f->ino, &res->meta);
 	}
+	/* A process waits for these bytes: read(2) can only say EIO or
+	 * EACCES, so the log says which object and what the server said. */
+	if (oss_get_failure_describe(res, why, sizeof(why)))
+		log_warn("read of \"%s\" failed: %s", f->key, why);
 	cache_data_fill_done(fs->data, f->blk, res->err, len);
 	cache_block_unref(fs->data, f->blk);
 	free(f);
@@ -382,7 +388,7 @@ static void fetch_start(struct fs *fs, const struct open_file *h,
 			struct cache_block *b, uint64_t index)
 {
 	struct oss_get_params p;
-	struct fetch *f = calloc(1, sizeof(*f));
+	struct fetch *f = calloc(1, sizeof(*f) + strlen(h->key) + 1);
 	int err = -ENOMEM;
 
 	if (!f)
@@ -390,6 +396,7 @@ static void fetch_start(struct fs *fs, const struct open_file *h,
 	f->fs = fs;
 	f->blk = b;
 	f->ino = h->ino;
+	strcpy(f->key, h->key);
 	memset(&p, 0, sizeof(p));
 	p.key = h->key;
 	p.offset = index * fs->block_bytes;

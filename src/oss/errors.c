@@ -309,3 +309,23 @@ void oss_error_describe(const struct oss_error *e, char *out, size_t size)
 	snprintf(out, size, "%s%s%s (%s%s%s)", code, e->message[0] ? ": " : "",
 		 e->message, status, ec, rid);
 }
+
+bool oss_get_failure_describe(const struct oss_get_result *res, char *out,
+			      size_t size)
+{
+	char why[384];
+
+	if (!res->err || res->err == -ECANCELED || res->err == -ESHUTDOWN ||
+	    res->err == -ESTALE)
+		return false;
+	if (res->oerr.http_status || res->oerr.code[0])
+		oss_error_describe(&res->oerr, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", strerror(-res->err));
+	snprintf(out, size, "%s%s", why,
+		 strcmp(res->oerr.code, "InvalidObjectState") == 0
+			 ? "; the object is archived: restore it, then read it "
+			   "again"
+			 : "");
+	return true;
+}

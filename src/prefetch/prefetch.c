@@ -393,6 +393,7 @@ static void job_done(const struct oss_get_result *res, void *ud)
 	struct prefetch *pf = j->pf;
 	size_t cap = cache_block_cap(j->blk), len = 0;
 	void *buf = cache_block_buf(j->blk);
+	char why[512];
 
 	if (!res->err) {
 		len = res->len < cap ? res->len : cap;
@@ -401,13 +402,18 @@ static void job_done(const struct oss_get_result *res, void *ud)
 		if (j->whole && pf->env.on_meta)
 			pf->env.on_meta(pf->env.meta_ud, j->key, &res->meta);
 	} else if (res->err != -ECANCELED) {
-		log_debug("prefetch of a block failed: %s",
-			  strerror(-res->err));
 		pthread_mutex_lock(&pf->mu);
 		pf->st.errors++;
 		pthread_mutex_unlock(&pf->mu);
 	}
-	cache_data_fill_done(pf->env.data, j->blk, res->err, len);
+	/* Said only when a reader was waiting: a prefetch nobody asked for
+	 * yet (a folder of archived objects) is no read failure. */
+	if (cache_data_fill_done(pf->env.data, j->blk, res->err, len) &&
+	    oss_get_failure_describe(res, why, sizeof(why)))
+		log_warn("read of \"%s\" failed: %s", j->key, why);
+	else if (res->err && res->err != -ECANCELED)
+		log_debug("prefetch of \"%s\" failed: %s", j->key,
+			  strerror(-res->err));
 	cache_block_unref(pf->env.data, j->blk);
 	job_release(pf, j);
 	free(j);

@@ -189,6 +189,35 @@ def test_refused_credentials_give_eacces(server, mounts):
         (m.mnt / "a").read_bytes()
 
 
+@pytest.mark.parametrize("kind,code", [("archived", "InvalidObjectState"),
+                                       ("403", "AccessDenied")])
+def test_refused_read_is_logged(server, mounts, kind, code):
+    """[S-ERR-3] A GET the server refuses with 403 (an archived object not
+    restored, or no permission) fails the read with EACCES; the log names
+    the object and the server's answer, with a hint for archived objects,
+    and no secret.  The other files of the directory still read."""
+    Bucket(server).put_many([("cold/a", b"aaa"), ("cold/b", b"bbb")])
+    m = mounts(server)
+    server.admin("faults", {"rules": [{"op": "GetObject", "kind": kind,
+                                       "count": 1000, "key_prefix": "cold/a"}]})
+    try:
+        with pytest.raises(PermissionError):
+            (m.mnt / "cold" / "a").read_bytes()
+        assert (m.mnt / "cold" / "b").read_bytes() == b"bbb"
+    finally:
+        server.admin("faults", {"rules": []})
+    lines = [line for line in m.output().splitlines()
+             if 'read of "cold/a" failed: ' in line]
+    assert lines, m.output()
+    assert " warn: " in lines[0]
+    assert f"failed: {code}: " in lines[0] and "HTTP 403" in lines[0]
+    assert "request id " in lines[0]
+    assert ("the object is archived: restore it" in lines[0]) == (
+        kind == "archived")
+    assert SK not in m.output()
+    assert m.finish() == []
+
+
 def test_deleted_object_gives_enoent_after_ttl(server, mounts):
     """[S-CACHE-4] [S-CONSIST-1] An object deleted behind the mount's back
     is ENOENT (stat, open, and gone from its directory) once the TTLs
