@@ -95,8 +95,11 @@ void upload_stream_on_write(struct upload_mgr *m, struct upload_file *f,
 void upload_stream_cancel(struct upload_file *f)
 {
 	f->seq = false;
-	if (f->stream)
+	if (f->stream && !f->stream->failed) {
 		f->stream->failed = true;
+		/* Abort it now rather than at a worker's next wakeup. */
+		pthread_cond_signal(&f->m->work_cv);
+	}
 }
 
 bool upload_stream_active(const struct upload_file *f)
@@ -163,7 +166,6 @@ static void job_abort(struct upload_mgr *m, struct upload_stream *st)
 		(void)m->store->ops->mp_abort(m->store->impl, st->key,
 					      st->upload_id, &oerr);
 	}
-	stream_free(st);
 	pthread_mutex_lock(&m->mu);
 }
 
@@ -176,9 +178,16 @@ static bool stream_job(struct upload_mgr *m, struct upload_file *f)
 	if (st->failed) {
 		if (st->inflight)
 			return false;
-		f->stream = NULL; /* ours now */
-		m->streams--;
+		/* The abort is a job like the others: while it runs, f
+		 * stays busy (upload_maybe_destroy leaves it alone) and a
+		 * sync waits for it (upload_stream_take). */
+		st->inflight++;
 		job_abort(m, st);
+		st->inflight--;
+		f->stream = NULL;
+		m->streams--;
+		stream_free(st);
+		pthread_cond_broadcast(&m->done_cv);
 		upload_maybe_destroy(m, f, false);
 		return true;
 	}
@@ -226,7 +235,7 @@ struct upload_stream *upload_stream_take(struct upload_mgr *m,
 	struct upload_stream *st;
 
 	/* Read f->stream again after every wait: once the last job is
-	 * done, another worker may take a failed stream away and free it
+	 * done, another worker may abort a failed stream and free it
 	 * (stream_job) before this one wakes. */
 	while ((st = f->stream) && st->inflight)
 		pthread_cond_wait(&m->done_cv, &m->mu);

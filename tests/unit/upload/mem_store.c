@@ -37,7 +37,22 @@ struct mem_store {
 	uint64_t counts[MEM_OP_COUNT];
 	int fail_err[MEM_OP_COUNT];
 	int fail_times[MEM_OP_COUNT];
+	bool hold[MEM_OP_COUNT];     /* calls of the op wait at entry */
+	unsigned held[MEM_OP_COUNT]; /* calls waiting now */
+	pthread_cond_t hold_cv;
 };
+
+/* Wait while op is held (mem_store_hold).  mu held. */
+static void gate(struct mem_store *s, enum mem_op op)
+{
+	if (!s->hold[op])
+		return;
+	s->held[op]++;
+	pthread_cond_broadcast(&s->hold_cv);
+	while (s->hold[op])
+		pthread_cond_wait(&s->hold_cv, &s->mu);
+	s->held[op]--;
+}
 
 static struct mobj *find(struct mem_store *s, const char *key)
 {
@@ -366,6 +381,7 @@ static int op_mp_abort(void *impl, const char *key, const char *id,
 	(void)key;
 	(void)e;
 	pthread_mutex_lock(&s->mu);
+	gate(s, MEM_MP_ABORT);
 	s->counts[MEM_MP_ABORT]++;
 	u = find_upload(s, id);
 	if (u)
@@ -468,8 +484,10 @@ struct mem_store *mem_store_new(void)
 {
 	struct mem_store *s = calloc(1, sizeof(*s));
 
-	if (s)
+	if (s) {
 		pthread_mutex_init(&s->mu, NULL);
+		pthread_cond_init(&s->hold_cv, NULL);
+	}
 	return s;
 }
 
@@ -485,6 +503,7 @@ void mem_store_free(struct mem_store *s)
 	for (unsigned i = 0; i < MAX_UPLOADS; i++)
 		if (s->ups[i].key)
 			drop_upload(&s->ups[i]);
+	pthread_cond_destroy(&s->hold_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -560,5 +579,21 @@ void mem_store_fail(struct mem_store *s, enum mem_op op, int err, int times)
 	pthread_mutex_lock(&s->mu);
 	s->fail_err[op] = err;
 	s->fail_times[op] = times;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void mem_store_hold(struct mem_store *s, enum mem_op op, bool on)
+{
+	pthread_mutex_lock(&s->mu);
+	s->hold[op] = on;
+	pthread_cond_broadcast(&s->hold_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void mem_store_wait_held(struct mem_store *s, enum mem_op op, unsigned n)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->held[op] < n)
+		pthread_cond_wait(&s->hold_cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 }

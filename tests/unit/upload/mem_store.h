@@ -1,8 +1,9 @@
 /* mem_store: an in-memory oss_store for the upload/ unit tests.
  *
  * Objects and multipart uploads live in arrays under one mutex; every
- * call is counted by kind, and the next N calls of a kind can be made to
- * fail.  GETs complete inline.
+ * call is counted by kind, the next N calls of a kind can be made to
+ * fail, and calls can be held until the test lets them go.  GETs
+ * complete inline.
  */
 #ifndef OSSFS_MEM_STORE_H
 #define OSSFS_MEM_STORE_H
@@ -43,5 +44,9 @@ uint64_t mem_store_count(struct mem_store *s, enum mem_op op);
 void mem_store_reset_counts(struct mem_store *s);
 /* The next `times` calls of op fail with err (times < 0: until reset). */
 void mem_store_fail(struct mem_store *s, enum mem_op op, int err, int times);
+/* Hold op: its calls wait at entry until it is let go (on false).  Only
+ * MEM_MP_ABORT so far.  wait_held returns once n calls are waiting. */
+void mem_store_hold(struct mem_store *s, enum mem_op op, bool on);
+void mem_store_wait_held(struct mem_store *s, enum mem_op op, unsigned n);
 
 #endif

@@ -328,6 +328,40 @@ static void test_stream_cancel_race(void)
 	free(data);
 }
 
+/* A file removed while its stream runs: the abort of the multipart
+ * upload is a job of its own, and the file must outlive it even when
+ * its last handle is closed meanwhile (the worker used to free the
+ * stream, drop the lock for the abort, and then touch a file that
+ * release had freed). */
+static void test_release_during_abort(void)
+{
+	size_t len = 400 * KiB;
+	char *data = malloc(len);
+	struct upload_file *f;
+	bool was_remote = true;
+	struct t t;
+
+	fill(data, len, 19);
+	t_setup(&t);
+	CHECK_INT(upload_file_new(t.m, "gone", NULL, NULL, &f), 0);
+	CHECK_INT(upload_file_write(f, data, len, 0), (long long)len);
+	for (int i = 0; i < 10000 && !mem_store_count(t.ms, MEM_MP_PART); i++)
+		usleep(1000);
+	CHECK(mem_store_count(t.ms, MEM_MP_PART) > 0);
+	mem_store_hold(t.ms, MEM_MP_ABORT, true);
+	upload_file_discard(f, &was_remote);
+	CHECK(!was_remote);
+	mem_store_wait_held(t.ms, MEM_MP_ABORT, 1); /* the abort runs */
+	upload_file_release(f);			    /* the last handle */
+	mem_store_hold(t.ms, MEM_MP_ABORT, false);
+	CHECK_INT(upload_mgr_drain(t.m), 0);
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_ABORT), 1);
+	CHECK_INT(mem_store_count(t.ms, MEM_MP_COMPLETE), 0);
+	CHECK_INT(mem_store_count_objects(t.ms), 0);
+	t_teardown(&t);
+	free(data);
+}
+
 static void test_failed_part_aborts(void)
 {
 	size_t len = 600 * KiB;
@@ -626,7 +660,8 @@ static void test_bad_staging_root(void)
 TU_MAIN(TU_CASE(test_part_size), TU_CASE(test_folded_into_one_put),
 	TU_CASE(test_multipart), TU_CASE(test_stream_while_writing),
 	TU_CASE(test_stream_cancelled), TU_CASE(test_stream_cancel_race),
-	TU_CASE(test_failed_part_aborts), TU_CASE(test_retry_until_stored),
+	TU_CASE(test_release_during_abort), TU_CASE(test_failed_part_aborts),
+	TU_CASE(test_retry_until_stored),
 	TU_CASE(test_release_uploads_in_background), TU_CASE(test_discard),
 	TU_CASE(test_recovery_after_crash),
 	TU_CASE(test_second_manager_gets_own_dir), TU_CASE(test_drain_gives_up),
