@@ -84,7 +84,13 @@ static void reply_err(fuse_req_t req, const char *op, int err)
 	case EPERM:
 		break;
 	default:
-		log_warn("%s: %s", op, strerror(e));
+		/* What the process got, and why when that differs
+		 * ("Input/output error (Connection refused)"). */
+		if (user_errno(e) != e)
+			log_warn("%s: %s (%s)", op, strerror(user_errno(e)),
+				 strerror(e));
+		else
+			log_warn("%s: %s", op, strerror(e));
 	}
 	fuse_reply_err(req, user_errno(e));
 }
