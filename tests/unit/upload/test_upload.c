@@ -354,7 +354,10 @@ static void test_release_during_abort(void)
 	mem_store_wait_held(t.ms, MEM_MP_ABORT, 1); /* the abort runs */
 	upload_file_release(f);			    /* the last handle */
 	mem_store_hold(t.ms, MEM_MP_ABORT, false);
-	CHECK_INT(upload_mgr_drain(t.m), 0);
+	/* Stopping the workers lets the abort finish (drain waits for
+	 * data, and an abort is none). */
+	upload_mgr_free(t.m);
+	t.m = NULL;
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_ABORT), 1);
 	CHECK_INT(mem_store_count(t.ms, MEM_MP_COMPLETE), 0);
 	CHECK_INT(mem_store_count_objects(t.ms), 0);
