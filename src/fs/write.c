@@ -194,21 +194,26 @@ static void stage_detach_if_done(struct fs *fs, struct fs_inode *in,
 void fs_stage_put(struct fs *fs, struct fs_inode *in, bool schedule)
 {
 	struct upload_file *uf;
-	bool last;
 
 	pthread_mutex_lock(&fs->mu);
 	uf = in->uf;
-	if (in->staged_refs)
-		in->staged_refs--;
-	last = in->staged_refs == 0;
-	pthread_mutex_unlock(&fs->mu);
-	if (!uf || !last)
-		return;
-	if (upload_file_is_dirty(uf)) {
-		if (schedule)
-			upload_file_schedule(uf);
+	if (!uf || in->staged_refs != 1) {
+		if (in->staged_refs)
+			in->staged_refs--;
+		pthread_mutex_unlock(&fs->mu);
 		return;
 	}
+	pthread_mutex_unlock(&fs->mu);
+	/* Ours is the last reference, and it is dropped only after this:
+	 * while staged_refs is not 0, on_upload leaves uf attached, so uf
+	 * cannot be released and freed under us. */
+	if (schedule && upload_file_is_dirty(uf))
+		upload_file_schedule(uf);
+	pthread_mutex_lock(&fs->mu);
+	in->staged_refs--;
+	pthread_mutex_unlock(&fs->mu);
+	/* Stored meanwhile (on_upload saw our reference), or clean all
+	 * along: detach now; it checks again under the lock. */
 	stage_detach_if_done(fs, in, uf);
 }
 
