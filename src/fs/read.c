@@ -561,6 +561,7 @@ int fs_readlink(struct fs *fs, fs_ino_t ino, char **target)
 	struct oss_error oerr;
 	struct fs_inode *in;
 	char *t = NULL, *key = NULL;
+	char etag[FS_ETAG_LEN] = "";
 	int err = 0;
 
 	*target = NULL;
@@ -573,8 +574,10 @@ int fs_readlink(struct fs *fs, fs_ino_t ino, char **target)
 	else if (in->link_target &&
 		 cache_is_fresh(in->link_ms, now, fs->cfg.attr_ttl_ms))
 		t = str_dup(in->link_target);
-	else
+	else {
 		key = str_dup(in->key);
+		str_lcpy(etag, in->etag, sizeof(etag));
+	}
 	pthread_mutex_unlock(&fs->mu);
 	if (err || t)
 		goto out;
@@ -586,10 +589,14 @@ int fs_readlink(struct fs *fs, fs_ino_t ino, char **target)
 	err = fs->store->ops->get_symlink(fs->store->impl, key, &t, &oerr);
 	if (err)
 		goto out;
+	/* Cached only if the inode is still the version we asked about: a
+	 * newer one seen meanwhile (a listing, a rename) keeps its own. */
 	pthread_mutex_lock(&fs->mu);
-	free(in->link_target);
-	in->link_target = str_dup(t);
-	in->link_ms = now;
+	if (strcmp(in->etag, etag) == 0 && strcmp(in->key, key) == 0) {
+		free(in->link_target);
+		in->link_target = str_dup(t);
+		in->link_ms = now;
+	}
 	pthread_mutex_unlock(&fs->mu);
 out:
 	free(key);
