@@ -699,6 +699,8 @@ static int setattr_meta(struct fs *fs, struct fs_inode *in,
 	else
 		err = store_posix(fs, in, key, size, &p);
 	if (!err) {
+		struct upload_file *late = NULL;
+
 		pthread_mutex_lock(&fs->mu);
 		in->posix = p;
 		in->has_meta = true;
@@ -706,7 +708,17 @@ static int setattr_meta(struct fs *fs, struct fs_inode *in,
 		if (p.has_mtime)
 			in->mtime = p.mtime;
 		in->attr_ms = fs_now_ms(fs);
+		/* Opened for writing while the copy ran: the staged file
+		 * took the old metadata and would store it again. */
+		if (!uf && in->uf) {
+			late = in->uf;
+			in->staged_refs++;
+		}
 		pthread_mutex_unlock(&fs->mu);
+		if (late) {
+			err = upload_file_set_posix(late, &p);
+			fs_stage_put(fs, in, true);
+		}
 	}
 	if (uf)
 		fs_stage_put(fs, in, true);
