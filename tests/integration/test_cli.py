@@ -169,6 +169,25 @@ def test_mount_helper_fake_and_sloppy(tmp_path, mnt, home):
     assert "noxattr" in r.stderr  # a warning, not an error
 
 
+def test_url_user_info_is_never_repeated(tmp_path, mnt, home):
+    """A password typed into a URL (url=, ram_role_url=, or a mistyped
+    option that is only warned about) is refused or warned about without
+    being printed; `run` asserts SECRET is in no output."""
+    r = run(["bkt", str(mnt), "-o", f"url=https://ak:{SECRET}@h.example"])
+    assert r.returncode == EXIT_USAGE
+    assert "user name or password" in r.stderr
+    r = run(["bkt", str(mnt), "-o", f"{EP},url:https://ak:{SECRET}@h"])
+    assert r.returncode == EXIT_USAGE
+    assert "unknown option 'url:https://*@h'" in r.stderr
+    helper = tmp_path / "mount.ossfs"
+    helper.symlink_to(ossfs_bin())
+    env = clean_env(home, OSS_ACCESS_KEY_ID="ak", OSS_ACCESS_KEY_SECRET="x")
+    r = run(["bkt", str(mnt), "-sf", "-o", f"{EP},x:http://u:{SECRET}@h"],
+            env=env, argv0=str(helper))
+    assert r.returncode == 0, r.stderr
+    assert "'x:http://*@h'" in r.stderr  # the warning, redacted
+
+
 def closed_port():
     import socket
     s = socket.socket()
