@@ -132,6 +132,10 @@ struct fs {
 	/* write path (write.c, names.c) */
 	struct upload_mgr *up;	  /* NULL: read-only */
 	pthread_mutex_t patch_mu; /* serialises listing patches; no nesting */
+	/* Held for a whole rename, before any other lock: exclusive for a
+	 * directory (its tree's keys change), shared for an object, so a
+	 * file cannot be renamed while the directory it is in is. */
+	pthread_rwlock_t rename_lock;
 
 	/* metadata fills finishing in the background (dir.c) */
 	struct cache_map fills; /* guarded by: mu; struct fill_task by dir */

@@ -799,10 +799,17 @@ static int rekey_staged(struct fs *fs, const char *opfx, const char *npfx)
 
 		buf_init(&k, 0);
 		if (uf) {
+			bool moved;
+
+			/* The lock was dropped since collect: a rename of
+			 * the file itself out of old/ may have won. */
 			pthread_mutex_lock(&fs->mu);
-			err = buf_appendf(&k, "%s%s", npfx, v[i]->key + olen);
+			moved = strncmp(v[i]->key, opfx, olen) != 0;
+			if (!moved)
+				err = buf_appendf(&k, "%s%s", npfx,
+						  v[i]->key + olen);
 			pthread_mutex_unlock(&fs->mu);
-			if (!err)
+			if (!err && !moved)
 				err = upload_file_set_key(uf, k.data, &remote);
 			fs_stage_put(fs, v[i], true);
 		}
@@ -917,16 +924,19 @@ static void rename_finish(struct fs *fs, const struct rename_args *a,
 	buf_fini(&odir);
 }
 
-int fs_rename(struct fs *fs, fs_ino_t parent, const char *name,
-	      fs_ino_t newparent, const char *newname, unsigned int flags)
+/* fs_rename under fs->rename_lock: held exclusive (excl) or shared.  A
+ * directory is not moved under a shared lock: *again is set and nothing
+ * done, for the caller to take it exclusive and call again. */
+static int rename_locked(struct fs *fs, fs_ino_t parent, const char *name,
+			 fs_ino_t newparent, const char *newname,
+			 unsigned int flags, bool excl, bool *again)
 {
 	struct rename_args a = { .newparent = newparent };
 	struct buf opfx, okey, npfx, nkey;
 	struct fs_inode *d1, *d2;
 	int err;
 
-	if (!fs_writable(fs))
-		return -EROFS;
+	*again = false;
 	buf_init(&opfx, 0);
 	buf_init(&okey, 0);
 	buf_init(&npfx, 0);
@@ -949,6 +959,10 @@ int fs_rename(struct fs *fs, fs_ino_t parent, const char *name,
 	a.nkey = nkey.data;
 	if (!err)
 		err = rename_check(a.src, a.dst, flags);
+	if (!err && a.src->type == CACHE_ENT_DIR && !excl) {
+		*again = true;
+		goto done;
+	}
 	if (!err && a.src->type == CACHE_ENT_DIR)
 		err = move_dir(fs, &a);
 	else if (!err)
@@ -966,5 +980,29 @@ out:
 	buf_fini(&npfx);
 	buf_fini(&okey);
 	buf_fini(&opfx);
+	return err;
+}
+
+int fs_rename(struct fs *fs, fs_ino_t parent, const char *name,
+	      fs_ino_t newparent, const char *newname, unsigned int flags)
+{
+	bool again;
+	int err;
+
+	if (!fs_writable(fs))
+		return -EROFS;
+	/* Objects move under the shared lock, in parallel; a directory,
+	 * whose whole tree changes keys, under the exclusive one, so no
+	 * file in it is renamed meanwhile. */
+	pthread_rwlock_rdlock(&fs->rename_lock);
+	err = rename_locked(fs, parent, name, newparent, newname, flags, false,
+			    &again);
+	pthread_rwlock_unlock(&fs->rename_lock);
+	if (!err && again) {
+		pthread_rwlock_wrlock(&fs->rename_lock);
+		err = rename_locked(fs, parent, name, newparent, newname, flags,
+				    true, &again);
+		pthread_rwlock_unlock(&fs->rename_lock);
+	}
 	return err;
 }

@@ -282,8 +282,16 @@ static void on_upload(void *ud, struct upload_file *f,
 
 int fs_write_init(struct fs *fs)
 {
+	pthread_rwlockattr_t ra;
+
 	fs->up = fs->cfg.upload;
 	pthread_mutex_init(&fs->patch_mu, NULL);
+	/* A directory rename waiting must not starve behind file renames. */
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(
+		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->rename_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	if (fs->up)
 		upload_mgr_set_listener(fs->up, on_upload, fs);
 	return 0;
@@ -309,6 +317,7 @@ void fs_write_fini(struct fs *fs)
 				in->uf = NULL;
 			}
 		}
+	pthread_rwlock_destroy(&fs->rename_lock);
 	pthread_mutex_destroy(&fs->patch_mu);
 }
 

@@ -475,6 +475,50 @@ def test_rename_directory(server, mounts):
     assert b.read_symlink("new/ln") == "f1"
 
 
+def test_rename_directory_while_its_files_move(server, mounts):
+    """[S-RENAME-2] A directory renamed while files in it are renamed out
+    of it, in parallel: every file ends up in exactly one place with its
+    bytes, in the mount and, after unmount, in the bucket.  Renames of a
+    directory exclude the other renames, so a staged file never takes a
+    key built from both."""
+    m = mounts(server, options=["upload_delay=3600"])
+    (m.mnt / "d").mkdir()
+    data = {f"f{i:02d}": os.urandom(100 + i) for i in range(24)}
+    for name, v in data.items():
+        write_file(m.mnt / "d" / name, v)
+    errors = []
+
+    def move_file(name):
+        try:
+            os.rename(m.mnt / "d" / name, m.mnt / ("out-" + name))
+        except FileNotFoundError:
+            pass  # the directory moved first: the file went with it
+        except OSError as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=move_file, args=(n,)) for n in data]
+    for t in threads[:12]:
+        t.start()
+    os.rename(m.mnt / "d", m.mnt / "e")
+    for t in threads[12:]:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    where = {}
+    for name, v in data.items():
+        places = [p for p in (m.mnt / "e" / name, m.mnt / ("out-" + name))
+                  if p.exists()]
+        assert len(places) == 1, (name, places)
+        assert places[0].read_bytes() == v
+        where[name] = places[0].relative_to(m.mnt).as_posix()
+    m.unmount()
+    b = Bucket(server)
+    assert set(b.listing()) == set(where.values()) | {"e/"}
+    for name, key in where.items():
+        assert b.get(key) == data[name]
+
+
 def test_rename_errors(server, mounts):
     """[S-RENAME-1] [S-RENAME-2] A directory cannot replace a file
     (ENOTDIR) nor a non-empty directory (ENOTEMPTY); a file cannot replace
