@@ -549,15 +549,21 @@ int fs_inode_revalidate(struct fs *fs, struct fs_inode *in)
 	if (fresh)
 		return 0;
 	err = key ? fs_probe_known(fs, key, type, &f) : -ENOMEM;
-	free(key);
 	pthread_mutex_lock(&fs->mu);
-	if (!err && f.type != in->type)
-		err = -ENOENT; /* became something else: a new inode */
-	if (err == -ENOENT)
-		fs_inode_unhash(fs, in);
-	else if (!err)
-		inode_apply(in, &f);
+	if (key && (in->uf || strcmp(in->key, key) != 0)) {
+		/* Renamed, or opened for writing, while we asked: the
+		 * answer is about a key or a version it no longer is. */
+		err = 0;
+	} else {
+		if (!err && f.type != in->type)
+			err = -ENOENT; /* became something else: a new inode */
+		if (err == -ENOENT)
+			fs_inode_unhash(fs, in);
+		else if (!err)
+			inode_apply(in, &f);
+	}
 	pthread_mutex_unlock(&fs->mu);
+	free(key);
 	/* Not negative-cached: a HEAD that missed says nothing about
 	 * "key/", so the next lookup asks in full. */
 	return err;
