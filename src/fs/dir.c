@@ -682,9 +682,9 @@ int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
 {
 	struct cache_listing *l, *old;
 	struct fill_sample *s = NULL;
-	uint64_t now = fs_now_ms(fs);
-	unsigned pages;
-	bool bg = false;
+	uint64_t now = fs_now_ms(fs), gen;
+	unsigned pages, slot = fs_patch_slot(dir);
+	bool bg = false, put;
 	int err;
 
 	l = cache_meta_listing_get(fs->meta, dir, now, fs->cfg.dir_ttl_ms);
@@ -692,6 +692,9 @@ int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
 		*out = l;
 		return 0;
 	}
+	pthread_mutex_lock(&fs->patch_mu);
+	gen = fs->patch_gen[slot];
+	pthread_mutex_unlock(&fs->patch_mu);
 	/* The expired listing, if still kept: its answers carry over. */
 	old = cache_meta_listing_get(fs->meta, dir, now, UINT32_MAX);
 	err = fetch_listing(
@@ -711,16 +714,22 @@ int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
 	 * The listing is shared and the fill registered under patch_mu, so
 	 * the fill cannot publish before the listing it replaces is in. */
 	if (s && pages == 1) {
-		l->meta_deferred = true;
 		pthread_mutex_lock(&fs->patch_mu);
-		(void)cache_meta_listing_put(fs->meta, dir, l);
-		bg = task_start(fs, dir, l, s);
+		/* Patched while we listed (a mkdir, a stored file): this
+		 * listing may predate it, so it is used but not cached. */
+		put = fs->patch_gen[slot] == gen;
+		if (put) {
+			l->meta_deferred = true;
+			(void)cache_meta_listing_put(fs->meta, dir, l);
+			bg = task_start(fs, dir, l, s);
+		}
 		pthread_mutex_unlock(&fs->patch_mu);
 		if (!bg) {
-			/* No thread: l is shared already and stays as
-			 * listed. */
-			log_debug("no thread to read the metadata of \"%s\"",
-				  dir);
+			/* No thread: l stays as listed. */
+			if (put)
+				log_debug("no thread to read the metadata of "
+					  "\"%s\"",
+					  dir);
 			sample_finish(s, NULL);
 		}
 		*out = l;
@@ -730,7 +739,10 @@ int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out)
 		sample_finish(s, l);
 	fill_listing(fs, dir, l);
 	/* Not being able to cache it is no reason to fail the call. */
-	(void)cache_meta_listing_put(fs->meta, dir, l);
+	pthread_mutex_lock(&fs->patch_mu);
+	if (fs->patch_gen[slot] == gen)
+		(void)cache_meta_listing_put(fs->meta, dir, l);
+	pthread_mutex_unlock(&fs->patch_mu);
 	*out = l;
 	return 0;
 }

@@ -98,6 +98,8 @@ struct fs_recent {
 };
 #define FS_RECENT_MAX 65536
 
+#define FS_PATCH_GEN_SLOTS 64u
+
 struct fs {
 	struct fs_config cfg;
 	char *prefix; /* "" or "a/b/"; cfg.prefix points here */
@@ -132,6 +134,9 @@ struct fs {
 	/* write path (write.c, names.c) */
 	struct upload_mgr *up;	  /* NULL: read-only */
 	pthread_mutex_t patch_mu; /* serialises listing patches; no nesting */
+	/* Listing patches by directory (hashed): a listing fetched while
+	 * its directory was patched is not cached over the patch. */
+	uint64_t patch_gen[FS_PATCH_GEN_SLOTS]; /* guarded by: patch_mu */
 	/* Held for a whole rename, before any other lock: exclusive for a
 	 * directory (its tree's keys change), shared for an object, so a
 	 * file cannot be renamed while the directory it is in is. */
@@ -209,6 +214,11 @@ bool fs_meta_is_s3_symlink(const struct fs *fs,
 			   const struct oss_object_meta *m);
 
 /* ---- dir.c ---- */
+/* The slot of fs->patch_gen for directory prefix dir. */
+static inline unsigned fs_patch_slot(const char *dir)
+{
+	return (unsigned)(cache_hash_str(dir) % FS_PATCH_GEN_SLOTS);
+}
 /* A fresh listing of directory prefix dir: cached, or fetched (every
  * page) and cached.  The caller drops the reference. */
 int fs_listing_get(struct fs *fs, const char *dir, struct cache_listing **out);

@@ -112,6 +112,7 @@ void fs_listing_patch(struct fs *fs, const char *dir, const char *name,
 		cache_meta_neg_drop(fs->meta, key.data);
 	buf_fini(&key);
 	pthread_mutex_lock(&fs->patch_mu);
+	fs->patch_gen[fs_patch_slot(dir)]++;
 	l = cache_meta_listing_get(fs->meta, dir, fs_now_ms(fs),
 				   fs->cfg.dir_ttl_ms);
 	if (!l)

@@ -476,11 +476,11 @@ def test_rename_directory(server, mounts):
 
 
 def test_rename_directory_while_its_files_move(server, mounts):
-    """[S-RENAME-2] A directory renamed while files in it are renamed out
-    of it, in parallel: every file ends up in exactly one place with its
-    bytes, in the mount and, after unmount, in the bucket.  Renames of a
-    directory exclude the other renames, so a staged file never takes a
-    key built from both."""
+    """[S-RENAME-2] [S-CONSIST-3] A directory renamed while files in it
+    are renamed out of it, in parallel: every file ends up in exactly one
+    place with its bytes, in the mount and, after unmount, in the bucket.
+    Renames of a directory exclude the other renames, so a staged file
+    never takes a key built from both."""
     m = mounts(server, options=["upload_delay=3600"])
     (m.mnt / "d").mkdir()
     data = {f"f{i:02d}": os.urandom(100 + i) for i in range(24)}

@@ -68,6 +68,8 @@ struct fake_store {
 	struct pending_get *head, *tail;
 	size_t npending;
 	bool hold, stop;
+	bool hold_lists;     /* LISTs wait, answered, until let go */
+	unsigned lists_held; /* LISTs waiting now */
 	pthread_t worker;
 };
 
@@ -487,6 +489,14 @@ static int op_list(void *impl, const struct oss_list_params *p,
 	f->last_max_keys = p->max_keys;
 	if (!rc)
 		rc = list_locked(f, p, out, &cps);
+	/* Answered now, delivered when let go: a reply in flight. */
+	if (f->hold_lists) {
+		f->lists_held++;
+		pthread_cond_broadcast(&f->cv);
+		while (f->hold_lists)
+			pthread_cond_wait(&f->cv, &f->mu);
+		f->lists_held--;
+	}
 	pthread_mutex_unlock(&f->mu);
 	for (size_t i = 0; !rc && i < cps.n; i++) {
 		rc = page_add(out, cps.entries[i].key, true, NULL);
@@ -625,6 +635,22 @@ size_t fake_store_pending(struct fake_store *f)
 	n = f->npending;
 	pthread_mutex_unlock(&f->mu);
 	return n;
+}
+
+void fake_store_hold_lists(struct fake_store *f, bool hold)
+{
+	pthread_mutex_lock(&f->mu);
+	f->hold_lists = hold;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fake_store_wait_lists_held(struct fake_store *f, unsigned n)
+{
+	pthread_mutex_lock(&f->mu);
+	while (f->lists_held < n)
+		pthread_cond_wait(&f->cv, &f->mu);
+	pthread_mutex_unlock(&f->mu);
 }
 
 void fake_store_hold(struct fake_store *f, bool hold)

@@ -75,5 +75,10 @@ size_t fake_store_pending(struct fake_store *f);
 /* Thread mode: hold completions back until released (for tests that
  * need several reads to meet on one block). */
 void fake_store_hold(struct fake_store *f, bool hold);
+/* LISTs are answered at once but wait to return until let go (hold
+ * false): a reply in flight while the test changes things.
+ * wait_lists_held returns once n LISTs wait. */
+void fake_store_hold_lists(struct fake_store *f, bool hold);
+void fake_store_wait_lists_held(struct fake_store *f, unsigned n);
 
 #endif

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../../src/fs/fs_i.h"
+#include "../../../src/fs/write_i.h"
 #include "cache.h"
 #include "fake_store.h"
 #include "fs.h"
@@ -1370,7 +1372,58 @@ static void test_umask_defaults(void)
 	env_close(&t);
 }
 
+struct opener {
+	struct fs *fs;
+	fs_ino_t ino;
+	uint64_t fh;
+	int err;
+};
+
+static void *open_dir_thread(void *arg)
+{
+	struct opener *o = arg;
+
+	o->err = fs_opendir(o->fs, o->ino, &o->fh);
+	return NULL;
+}
+
+/* [S-CONSIST-3] A listing whose LIST was answered before a local change to its
+ * directory (a mkdir, a stored file: fs_listing_patch) is used once but
+ * not cached, or it would hide the change until dir_timeout. */
+static void test_listing_older_than_patch_not_cached(void)
+{
+	struct env t;
+	struct fs_entry e;
+	struct opener o;
+	pthread_t th;
+	uint64_t lists;
+
+	env_open(&t, FAKE_ASYNC_INLINE);
+	put_str(&t, "d/a", "a");
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "d", &e), 0);
+	o = (struct opener){ t.fs, e.ino, 0, -1 };
+	fake_store_hold_lists(t.fake, true);
+	CHECK_INT(pthread_create(&th, NULL, open_dir_thread, &o), 0);
+	fake_store_wait_lists_held(t.fake, 1);
+	fs_listing_patch(t.fs, "d/", "x", NULL); /* the change */
+	fake_store_hold_lists(t.fake, false);
+	pthread_join(th, NULL);
+	CHECK_INT(o.err, 0);
+	fs_releasedir(t.fs, o.fh);
+	fs_settle(t.fs);
+	lists = fake_store_count(t.fake, FAKE_LIST);
+	CHECK_INT(fs_opendir(t.fs, e.ino, &o.fh), 0); /* lists again */
+	fs_releasedir(t.fs, o.fh);
+	fs_settle(t.fs);
+	CHECK_INT(fake_store_count(t.fake, FAKE_LIST), lists + 1);
+	CHECK_INT(fs_opendir(t.fs, e.ino, &o.fh), 0); /* now cached */
+	fs_releasedir(t.fs, o.fh);
+	CHECK_INT(fake_store_count(t.fake, FAKE_LIST), lists + 1);
+	env_close(&t);
+}
+
 TU_MAIN(TU_CASE(test_lookup_file_counts), TU_CASE(test_negative_lookup_counts),
+	TU_CASE(test_listing_older_than_patch_not_cached),
 	TU_CASE(test_lookup_dir_and_symlink_counts),
 	TU_CASE(test_lookup_many_siblings_before_slash),
 	TU_CASE(test_dir_wins_over_file), TU_CASE(test_readdirplus_10000),
