@@ -144,8 +144,9 @@ static void wait_check_interval(struct auth_provider *p)
 	pthread_cond_timedwait(&p->wake, &p->mu, &until);
 }
 
-/* Called and returns with mu held; drops it for the request. */
-static void refresh_once(struct auth_provider *p)
+/* Called and returns with mu held; drops it for the request.  false
+ * when the fetch failed. */
+static bool refresh_once(struct auth_provider *p)
 {
 	struct auth_creds fresh = { 0 };
 	unsigned long kicks = p->kicks;
@@ -161,13 +162,14 @@ static void refresh_once(struct auth_provider *p)
 			log_warn("RAM role credentials not refreshed, keeping "
 				 "the current ones: %s",
 				 err);
-		return;
+		return false;
 	}
 	auth_creds_fini(&p->creds);
 	p->creds = fresh; /* ownership moves */
 	p->kicks_served = kicks;
 	time_fmt_rfc1123(until, p->creds.expiration);
 	log_info("RAM role credentials refreshed; valid until %s", until);
+	return true;
 }
 
 static void *refresher_main(void *arg)
@@ -176,9 +178,11 @@ static void *refresher_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stopping) {
-		if (refresh_due(p))
-			refresh_once(p);
-		if (!p->stopping)
+		bool failed = refresh_due(p) && !refresh_once(p);
+
+		/* A kick during the fetch is served at once; a failure
+		 * waits, so a dead metadata service is not hammered. */
+		if (!p->stopping && (failed || !refresh_due(p)))
 			wait_check_interval(p);
 	}
 	pthread_mutex_unlock(&p->mu);
