@@ -92,6 +92,7 @@ int fs_new(const struct fs_config *cfg, struct oss_store *store,
 	if (err)
 		goto fail_fills;
 	pthread_mutex_init(&fs->mu, NULL);
+	fs->handles.prev = fs->handles.next = &fs->handles;
 	pthread_mutex_init(&fs->io_mu, NULL);
 	pthread_cond_init(&fs->io_cv, NULL);
 	(void)fs_write_init(fs);
@@ -119,14 +120,45 @@ fail:
 	return err;
 }
 
+void fs_handle_add(struct fs *fs, struct fs_hlink *l, uint64_t fh)
+{
+	pthread_mutex_lock(&fs->mu);
+	l->fh = fh;
+	l->prev = &fs->handles;
+	l->next = fs->handles.next;
+	l->next->prev = l;
+	fs->handles.next = l;
+	pthread_mutex_unlock(&fs->mu);
+}
+
+void fs_handle_del(struct fs *fs, struct fs_hlink *l)
+{
+	pthread_mutex_lock(&fs->mu);
+	if (l->next) {
+		l->prev->next = l->next;
+		l->next->prev = l->prev;
+		l->prev = l->next = NULL;
+	}
+	pthread_mutex_unlock(&fs->mu);
+}
+
 void fs_free(struct fs *fs)
 {
 	struct cache_map_node *n;
+	unsigned left = 0;
 
 	if (!fs)
 		return;
 	fs_fills_fini(fs); /* before the caches its threads write to */
 	fs_quiesce(fs);
+	/* Handles whose RELEASE never came (lost with the connection at
+	 * unmount): released here, while the caches they hold still are. */
+	while (fs->handles.next != &fs->handles) {
+		fs_release(fs, fs->handles.next->fh);
+		left++;
+	}
+	if (left)
+		log_debug("released %u handle(s) the kernel did not", left);
 	while ((n = cache_map_any(&fs->warned)) != NULL) {
 		cache_map_remove(&fs->warned, n);
 		free(n); /* the node is the first member of its struct */

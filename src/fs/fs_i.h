@@ -100,6 +100,17 @@ struct fs_recent {
 
 #define FS_PATCH_GEN_SLOTS 64u
 
+/* Every open handle is on a list, so that the ones the kernel never
+ * released (a RELEASE still queued when the mount was torn down) are
+ * released by fs_free.  Embedded first in each kind of handle. */
+struct fs_hlink {
+	struct fs_hlink *prev, *next;
+	uint64_t fh; /* as given to the kernel */
+};
+/* Both take fs->mu: call without it. */
+void fs_handle_add(struct fs *fs, struct fs_hlink *l, uint64_t fh);
+void fs_handle_del(struct fs *fs, struct fs_hlink *l);
+
 struct fs {
 	struct fs_config cfg;
 	char *prefix; /* "" or "a/b/"; cfg.prefix points here */
@@ -118,7 +129,8 @@ struct fs {
 	struct cache_map warned; /* guarded by: mu; keys warned about */
 	struct cache_map recent; /* guarded by: mu; struct fs_recent */
 	struct fs_recent *recent_old, *recent_new; /* guarded by: mu */
-	struct fs_stats st; /* guarded by: mu (counters only) */
+	struct fs_stats st;	 /* guarded by: mu (counters only) */
+	struct fs_hlink handles; /* guarded by: mu; list head */
 
 	pthread_mutex_t io_mu;
 	pthread_cond_t io_cv;

@@ -29,6 +29,7 @@
 #define FS_BEHIND_MAX 16
 
 struct open_file {
+	struct fs_hlink link; /* first: fs_free finds what was not released */
 	fs_ino_t ino;
 	char *key;
 	char etag[FS_ETAG_LEN];
@@ -97,6 +98,7 @@ static int open_stats(struct fs *fs, int flags, uint64_t *fh, bool *keep_cache)
 		goto out;
 	*keep_cache = false;
 	*fh = (uint64_t)(uintptr_t)h;
+	fs_handle_add(fs, &h->link, *fh);
 	h = NULL;
 	err = 0;
 out:
@@ -167,6 +169,7 @@ int fs_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 		return err;
 	}
 	*fh = (uint64_t)(uintptr_t)h;
+	fs_handle_add(fs, &h->link, *fh);
 	return 0;
 }
 
@@ -181,6 +184,7 @@ void fs_release(struct fs *fs, uint64_t fh)
 	}
 	if (!h)
 		return;
+	fs_handle_del(fs, &h->link);
 	if (h->text) {
 		free(h->text);
 		free(h);

@@ -34,6 +34,7 @@
 #include "write_i.h"
 
 struct staged_handle {
+	struct fs_hlink link; /* first: fs_free finds what was not released */
 	fs_ino_t ino;
 	struct fs_inode *in;	/* pinned by open_count */
 	struct upload_file *uf; /* stable while staged_refs counts us */
@@ -406,6 +407,7 @@ int fs_staged_open(struct fs *fs, fs_ino_t ino, int flags, uint64_t *fh,
 	pthread_mutex_unlock(&fs->mu);
 	*keep_cache = false;
 	*fh = (uint64_t)(uintptr_t)h | 1;
+	fs_handle_add(fs, &h->link, *fh);
 	return 0;
 
 fail:
@@ -441,6 +443,7 @@ void fs_staged_release(struct fs *fs, uint64_t fh)
 {
 	struct staged_handle *h = handle_of(fh);
 
+	fs_handle_del(fs, &h->link);
 	if (h->writable) {
 		(void)push_mtime(fs, h->in, h->uf);
 		upload_file_unhold(h->uf);
@@ -609,6 +612,7 @@ int fs_create(struct fs *fs, fs_ino_t parent, const char *name, mode_t mode,
 	fs->st.open_files++;
 	pthread_mutex_unlock(&fs->mu);
 	*fh = (uint64_t)(uintptr_t)h | 1;
+	fs_handle_add(fs, &h->link, *fh);
 	h = NULL;
 out:
 	free(h);

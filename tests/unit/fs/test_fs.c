@@ -1422,8 +1422,30 @@ static void test_listing_older_than_patch_not_cached(void)
 	env_close(&t);
 }
 
+/* Handles the kernel never released (a RELEASE lost with the
+ * connection at unmount) are released by fs_free: the leak checkers of
+ * the ASan build and of the valgrind suite see nothing left. */
+static void test_unreleased_handles_freed(void)
+{
+	struct env t;
+	struct fs_entry e;
+	struct fs_stats st;
+	uint64_t fh1, fh2;
+	bool keep;
+
+	env_open(&t, FAKE_ASYNC_INLINE);
+	put_str(&t, "a.txt", "hello");
+	CHECK_INT(fs_lookup(t.fs, FS_ROOT_INO, "a.txt", &e), 0);
+	CHECK_INT(fs_open(t.fs, e.ino, O_RDONLY, &fh1, &keep), 0);
+	CHECK_INT(fs_open(t.fs, FS_STATS_INO, O_RDONLY, &fh2, &keep), 0);
+	fs_get_stats(t.fs, &st);
+	CHECK_INT(st.open_files, 1); /* the stats file is not counted */
+	env_close(&t);		     /* no fs_release */
+}
+
 TU_MAIN(TU_CASE(test_lookup_file_counts), TU_CASE(test_negative_lookup_counts),
 	TU_CASE(test_listing_older_than_patch_not_cached),
+	TU_CASE(test_unreleased_handles_freed),
 	TU_CASE(test_lookup_dir_and_symlink_counts),
 	TU_CASE(test_lookup_many_siblings_before_slash),
 	TU_CASE(test_dir_wins_over_file), TU_CASE(test_readdirplus_10000),
