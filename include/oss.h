@@ -153,13 +153,13 @@ struct oss_get_result {
 };
 typedef void (*oss_get_cb)(const struct oss_get_result *res, void *ud);
 
-/* Why a GET failed, for a log line naming the object: the server's
- * answer (oss_error_describe), or the errno for a transport failure, and
- * for InvalidObjectState that the object is archived.  Returns false
- * (out untouched) for what is no failure to report: a cancelled GET
- * (a closed file, unmount) or ESTALE (the object changed). */
-bool oss_get_failure_describe(const struct oss_get_result *res, char *out,
-			      size_t size);
+/* Log at warn level why the GET of key failed, for a reader who only
+ * gets EIO or EACCES: the server's answer (oss_error_describe) or the
+ * errno of a transport failure, and for InvalidObjectState that the
+ * object is archived.  Returns false, logging nothing, for what is no
+ * failure to report: success, a cancelled GET (a closed file, unmount)
+ * or ESTALE (the object changed). */
+bool oss_get_log_failure(const char *key, const struct oss_get_result *res);
 
 struct oss_get_params {
 	const char *key;

@@ -370,7 +370,6 @@ static void fetch_done(const struct oss_get_result *res, void *ud)
 	struct fs *fs = f->fs;
 	size_t cap = cache_block_cap(f->blk), len = 0;
 	void *buf = cache_block_buf(f->blk);
-	char why[512];
 
 	if (!res->err) {
 		len = res->len < cap ? res->len : cap;
@@ -380,8 +379,7 @@ static void fetch_done(const struct oss_get_result *res, void *ud)
 	}
 	/* A process waits for these bytes: read(2) can only say EIO or
 	 * EACCES, so the log says which object and what the server said. */
-	if (oss_get_failure_describe(res, why, sizeof(why)))
-		log_warn("read of \"%s\" failed: %s", f->key, why);
+	(void)oss_get_log_failure(f->key, res);
 	cache_data_fill_done(fs->data, f->blk, res->err, len);
 	cache_block_unref(fs->data, f->blk);
 	free(f);

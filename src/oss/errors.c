@@ -310,8 +310,7 @@ void oss_error_describe(const struct oss_error *e, char *out, size_t size)
 		 e->message, status, ec, rid);
 }
 
-bool oss_get_failure_describe(const struct oss_get_result *res, char *out,
-			      size_t size)
+bool oss_get_log_failure(const char *key, const struct oss_get_result *res)
 {
 	char why[384];
 
@@ -322,10 +321,10 @@ bool oss_get_failure_describe(const struct oss_get_result *res, char *out,
 		oss_error_describe(&res->oerr, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(-res->err));
-	snprintf(out, size, "%s%s", why,
+	log_warn("read of \"%s\" failed: %s%s", key, why,
 		 strcmp(res->oerr.code, "InvalidObjectState") == 0
-			 ? "; the object is archived: restore it, then read it "
-			   "again"
+			 ? "; the object is archived: restore it, then read "
+			   "it again"
 			 : "");
 	return true;
 }

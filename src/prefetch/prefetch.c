@@ -393,7 +393,7 @@ static void job_done(const struct oss_get_result *res, void *ud)
 	struct prefetch *pf = j->pf;
 	size_t cap = cache_block_cap(j->blk), len = 0;
 	void *buf = cache_block_buf(j->blk);
-	char why[512];
+	bool logged;
 
 	if (!res->err) {
 		len = res->len < cap ? res->len : cap;
@@ -408,10 +408,9 @@ static void job_done(const struct oss_get_result *res, void *ud)
 	}
 	/* Said only when a reader was waiting: a prefetch nobody asked for
 	 * yet (a folder of archived objects) is no read failure. */
-	if (cache_data_fill_done(pf->env.data, j->blk, res->err, len) &&
-	    oss_get_failure_describe(res, why, sizeof(why)))
-		log_warn("read of \"%s\" failed: %s", j->key, why);
-	else if (res->err && res->err != -ECANCELED)
+	logged = cache_data_fill_done(pf->env.data, j->blk, res->err, len) &&
+		 oss_get_log_failure(j->key, res);
+	if (!logged && res->err && res->err != -ECANCELED)
 		log_debug("prefetch of \"%s\" failed: %s", j->key,
 			  strerror(-res->err));
 	cache_block_unref(pf->env.data, j->blk);
